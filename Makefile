@@ -1,0 +1,57 @@
+# Two set-up commands matter: `make run` and `make test`. Each builds what it needs from a clean clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+SIM_PORT ?= 8001
+CONFIG ?= modelgate.yaml
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck unit bench demo system-deps clean
+
+# The venv is rebuilt whenever pyproject.toml changes.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+# Debian packages the integration tiers use: a real Redis for the shared budget ledger and a real
+# Prometheus + promtool for prometheus.yml and alerts.yml. Installed only when missing.
+system-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(CONFIG): | $(BIN)/.installed
+	$(BIN)/modelgate init --config $(CONFIG) --llm-upstream http://127.0.0.1:$(SIM_PORT)/v1
+
+run: $(BIN)/.installed $(CONFIG)
+	@$(BIN)/modelgate vllm-sim --host 127.0.0.1 --port $(SIM_PORT) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/modelgate serve --config $(CONFIG) --host 127.0.0.1 --port $(PORT)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy gateway adapters monitoring evals
+
+test: $(BIN)/.installed system-deps lint typecheck
+	DO_NOT_TRACK=1 $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(BIN)/.installed system-deps
+	DO_NOT_TRACK=1 $(BIN)/python -m bench
+
+demo: $(BIN)/.installed
+	DO_NOT_TRACK=1 $(BIN)/modelgate demo
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

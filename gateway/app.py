@@ -1,0 +1,120 @@
+"""The app factory: `create_app(settings) -> FastAPI`. Nothing is built at import time.
+
+The lifespan builds the services (model, log writers, upstream client, ledger, tracing) and closes them in
+reverse on shutdown, which is what makes SIGTERM lose no logged prediction: uvicorn first lets in-flight
+requests finish, then the lifespan drains the log queue.
+
+    app = create_app(load_settings("modelgate.yaml"))
+    uvicorn.run(app, host="127.0.0.1", port=8000)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from gateway import ops
+from gateway.auth import TenantDirectory
+from gateway.churn.routes import router as churn_router
+from gateway.churn.serving import ChurnServing
+from gateway.errors import install_error_handlers
+from gateway.job_metrics import JobResultsCollector
+from gateway.log_schemas import CHURN_LOG_SCHEMA, churn_partition
+from gateway.logwriter import ParquetLogWriter
+from gateway.metrics import GatewayMetrics
+from gateway.middleware import BodySizeLimitMiddleware, MetricsMiddleware
+from gateway.services import Services
+from gateway.settings import Settings
+from gateway.telemetry import trace_exemplar
+from gateway.tracing.setup import Tracing, setup_tracing
+
+__all__ = ["create_app", "gateway_version"]
+
+log = logging.getLogger("modelgate")
+
+
+def gateway_version() -> str:
+    try:
+        return version("modelgate")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _load_churn(settings: Settings, metrics: GatewayMetrics, stack: AsyncExitStack) -> tuple[ChurnServing | None, str | None]:
+    from adapters.churn.predictor import ChurnPredictor
+
+    artifact: Path = settings.artifact_dir
+    try:
+        predictor = ChurnPredictor.load(artifact)
+    except Exception as exc:  # the gateway still serves the LLM lane; /readyz says why churn is down
+        log.error("churn model at %s not loaded: %s", artifact, exc)
+        return None, f"{type(exc).__name__}: {exc}"
+    metrics.model_loaded.labels("churn", predictor.version).set(1)
+    writer = None
+    if settings.prediction_log.enabled:
+        counter = metrics.prediction_log_rows
+        writer = ParquetLogWriter(
+            settings.prediction_log_uri,
+            CHURN_LOG_SCHEMA,
+            partition_by=churn_partition,
+            flush_rows=settings.prediction_log.flush_rows,
+            flush_seconds=settings.prediction_log.flush_seconds,
+            queue_size=settings.prediction_log.queue_size,
+            on_outcome=lambda outcome, n: counter.labels(outcome).inc(n),
+        )
+        writer.start()
+        stack.callback(writer.close)
+    return ChurnServing(predictor, metrics, writer), None
+
+
+def create_app(settings: Settings, *, registry: CollectorRegistry | None = None, tracing: Tracing | None = None) -> FastAPI:
+    """Build the gateway. Tests pass their own registry and a tracing set up with an in-memory exporter."""
+    registry = registry if registry is not None else CollectorRegistry()
+    tenant_names = {t.name for t in settings.tenants}
+    if settings.development_key:
+        tenant_names.add("dev")
+    metrics = GatewayMetrics(registry, tenants=tenant_names, models=settings.llm.models, version=gateway_version())
+    registry.register(JobResultsCollector(settings.results_dir))
+    tracing = tracing or setup_tracing(settings.tracing, service_version=gateway_version())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            stack.callback(tracing.shutdown)
+            services = Services(
+                settings=settings, metrics=metrics, tenants=TenantDirectory.from_settings(settings), tracing=tracing
+            )
+            services.churn, services.churn_error = _load_churn(settings, metrics, stack)
+            if settings.llm.upstream_url:
+                from gateway.llm.service import build_llm_service
+
+                services.llm = await build_llm_service(settings, metrics, tracing, stack)
+            app.state.services = services
+            yield
+
+    app = FastAPI(
+        title="modelgate",
+        version=gateway_version(),
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.registry = registry
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(churn_router)
+    if settings.llm.upstream_url:
+        from gateway.llm.routes import router as llm_router
+
+        app.include_router(llm_router)
+    # Added last = outermost. Tracing wraps timing (so exemplars see the request's span), and timing
+    # wraps the body limit (so 413s are counted).
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, exemplar=trace_exemplar)
+    return app

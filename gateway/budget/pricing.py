@@ -1,0 +1,158 @@
+"""Token prices and the cost arithmetic the budget ledger charges: pure functions, no I/O.
+
+The LLM route charges a request twice. Before forwarding, it reserves the *worst case*:
+
+    >>> price = Price(input_per_mtok=3.0, output_per_mtok=15.0)
+    >>> tokens_in = estimate_input_tokens({"messages": [{"role": "user", "content": "Hi"}]})
+    >>> hold = worst_case_cost(tokens_in, max_tokens=256, price=price, max_tokens_cap=4096)
+
+After the upstream answers, it settles to the real cost from the upstream's `usage`:
+
+    >>> cost_usd(input_tokens=12, output_tokens=80, price=price)
+    0.001236
+
+The ledger's guarantee (committed spend + outstanding reservations never exceed the budget) is only as good
+as the reservation: `estimate_input_tokens` therefore deliberately OVER-estimates the prompt, and the output
+side is bounded exactly by `max_tokens` (or the configured cap when the client sent none). Settlement always
+uses the upstream's real usage, so over-estimating costs nothing but head-room while the request runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Price", "cost_usd", "estimate_input_tokens", "worst_case_cost"]
+
+_PER_MTOK = 1_000_000
+
+# Chat templates wrap every message in role headers and separators (OpenAI counts ~4 tokens, Llama 3's
+# `<|start_header_id|>role<|end_header_id|>\n\n…<|eot_id|>` ~5); 8 leaves margin for other templates.
+MESSAGE_OVERHEAD_TOKENS = 8
+# The template's fixed prefix and the assistant turn it opens (BOS, `<|start_header_id|>assistant…`).
+PROMPT_OVERHEAD_TOKENS = 8
+# Typical BPE vocabularies average ~4 ASCII characters per token in English prose and ~3.2–3.8 in code;
+# dividing by 3 over-estimates both.
+ASCII_CHARS_PER_TOKEN = 3
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens, as providers quote them."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+    def __post_init__(self) -> None:
+        for name in ("input_per_mtok", "output_per_mtok"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"Price.{name} must be a finite number >= 0, got {value!r}")
+
+
+def cost_usd(input_tokens: int, output_tokens: int, price: Price) -> float:
+    """The cost of a request that used these tokens."""
+    if input_tokens < 0 or output_tokens < 0:
+        raise ValueError(f"token counts must be >= 0, got input={input_tokens} output={output_tokens}")
+    return (input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) / _PER_MTOK
+
+
+def worst_case_cost(
+    input_tokens_estimate: int,
+    max_tokens: int | None,
+    price: Price,
+    *,
+    max_tokens_cap: int,
+    n: int = 1,
+) -> float:
+    """The most a request can cost: the prompt estimate plus `max_tokens` of output for each of `n` choices.
+
+    Without `max_tokens` the upstream may generate up to the model's context, so the configured
+    `max_tokens_cap` stands in (the route should also forward it as `max_tokens`, or the reservation is not
+    a bound). `n` is the OpenAI `n` parameter: each choice generates its own output.
+    """
+    if max_tokens_cap < 0:
+        raise ValueError(f"max_tokens_cap must be >= 0, got {max_tokens_cap}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    output_tokens = max_tokens_cap if max_tokens is None else max_tokens
+    return cost_usd(input_tokens_estimate, output_tokens * n, price)
+
+
+def _text_tokens(text: str) -> int:
+    """An over-estimate of the tokens in `text`, computed with C-speed string operations only.
+
+    ASCII letters and punctuation: chars / 3. Digits: one token each (Llama-family tokenizers split numbers
+    into single digits). Non-ASCII characters: their UTF-8 length minus one (a byte-level BPE never needs
+    more than one token per byte; accented Latin then costs 1, CJK 2, emoji 3 — above what real vocabularies
+    use for common text, at or near the bound for rare characters).
+    """
+    n_chars = len(text)
+    if text.isascii():
+        n_ascii, extra_bytes = n_chars, 0
+    else:
+        n_ascii = len(text.encode("ascii", "ignore"))
+        extra_bytes = len(text.encode("utf-8", "surrogatepass")) - n_chars
+    digits = sum(text.count(d) for d in "0123456789")
+    return math.ceil((n_ascii - digits) / ASCII_CHARS_PER_TOKEN) + digits + extra_bytes
+
+
+def _leaf_tokens(value: Any) -> int:
+    """Tokens of every string inside a JSON value (message content parts, tool calls, names).
+
+    Mapping keys count too: a tool's JSON schema is rendered into the prompt, property names included.
+    """
+    if isinstance(value, str):
+        return _text_tokens(value)
+    if isinstance(value, Mapping):
+        return sum(_text_tokens(str(k)) + _leaf_tokens(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_leaf_tokens(v) for v in value)
+    if value is None or isinstance(value, bool):
+        return 0
+    # Numbers rendered into the prompt (tool arguments, schema bounds): their digits.
+    return _text_tokens(str(value))
+
+
+def _prompt_tokens(prompt: Any) -> int:
+    """A completion `prompt`: a string, a list of strings, token ids, or a list of token-id lists."""
+    if isinstance(prompt, str):
+        return _text_tokens(prompt)
+    if isinstance(prompt, list):
+        total = 0
+        for item in prompt:
+            if isinstance(item, str):
+                total += _text_tokens(item)
+            elif isinstance(item, int) and not isinstance(item, bool):
+                total += 1  # already a token id: counted exactly
+            elif isinstance(item, list):
+                total += len(item)
+            else:
+                raise ValueError(f"prompt items must be strings, token ids or token-id lists, got {item!r}")
+        return total
+    raise ValueError(f"prompt must be a string or a list, got {type(prompt).__name__}")
+
+
+def estimate_input_tokens(payload: Mapping[str, Any]) -> int:
+    """A conservative (over-)estimate of the prompt tokens of a chat or completion request body.
+
+    Chat: every string in every message (role, content or content parts, name, tool calls) plus a per-message
+    template overhead, plus the `tools`/`functions` definitions, which the template renders into the prompt.
+    Completion: the `prompt` (token ids are counted exactly). It must over-estimate for the budget guarantee
+    to hold; settlement then charges the upstream's real `usage.prompt_tokens`.
+    """
+    if "messages" in payload:
+        messages = payload["messages"]
+        if not isinstance(messages, list):
+            raise ValueError("messages must be a list")
+        total = sum(MESSAGE_OVERHEAD_TOKENS + _leaf_tokens(m) for m in messages)
+        for key in ("tools", "functions"):
+            if payload.get(key):
+                total += _leaf_tokens(payload[key]) + MESSAGE_OVERHEAD_TOKENS
+    elif "prompt" in payload:
+        total = _prompt_tokens(payload["prompt"])
+    else:
+        raise ValueError("request body has neither `messages` nor `prompt`")
+    return total + PROMPT_OVERHEAD_TOKENS

@@ -1,0 +1,215 @@
+"""The embedded spend ledger: one SQLite file in WAL mode, shared safely by threads and processes.
+
+    ledger = SqliteLedger(data_dir / "budget.sqlite3")
+    reservation = await ledger.reserve("acme", 0.02, Budget(daily_usd=5.0, monthly_usd=100.0), now=now)
+
+`reserve` and `settle` each run as one `BEGIN IMMEDIATE` transaction: it takes SQLite's write lock before
+reading, so the check of both windows and the insert of the hold cannot interleave with another writer —
+another thread, another `SqliteLedger`, or another process opening the same file (gateway workers). A writer
+that finds the lock taken waits up to `busy_timeout_s`, then the call raises `LedgerUnavailable`.
+
+Blocking SQLite calls run on one dedicated thread per ledger (the connection never changes threads), so
+the event loop never waits on the file lock or the disk.
+
+Durability: `synchronous=NORMAL` in WAL mode, so a committed spend survives a crash or restart of the
+gateway process; only an OS crash or power cut can lose the last transactions.
+
+Tables: `spend(tenant, period, committed)` — committed nano-USD per tenant per window key (`YYYY-MM-DD`,
+`YYYY-MM`), kept as history; `reservations(id, tenant, day_key, month_key, amount, expires_at)` — live
+holds, deleted when settled, ignored once `expires_at` has passed, purged `EXPIRED_GRACE_S` later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from gateway.budget.ledger import (
+    EXPIRED_GRACE_S,
+    Budget,
+    BudgetExceeded,
+    LedgerUnavailable,
+    Reservation,
+    SpendSnapshot,
+    Window,
+    from_nano,
+    to_nano,
+)
+from gateway.budget.windows import day_key, month_key
+
+__all__ = ["SqliteLedger"]
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spend (
+    tenant    TEXT    NOT NULL,
+    period    TEXT    NOT NULL,             -- 'YYYY-MM-DD' (day) or 'YYYY-MM' (month), UTC
+    committed INTEGER NOT NULL DEFAULT 0,   -- nano-USD
+    PRIMARY KEY (tenant, period)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reservations (
+    id         TEXT    PRIMARY KEY,
+    tenant     TEXT    NOT NULL,
+    day_key    TEXT    NOT NULL,
+    month_key  TEXT    NOT NULL,
+    amount     INTEGER NOT NULL,            -- nano-USD held
+    expires_at REAL    NOT NULL             -- epoch seconds; after it the hold no longer counts
+);
+CREATE INDEX IF NOT EXISTS reservations_by_tenant ON reservations (tenant, expires_at);
+"""
+
+# One statement reads everything the limit check needs: committed and live-held, for both windows.
+_USAGE = """
+SELECT
+    (SELECT committed FROM spend WHERE tenant = ?1 AND period = ?2),
+    (SELECT committed FROM spend WHERE tenant = ?1 AND period = ?3),
+    (SELECT SUM(amount) FROM reservations WHERE tenant = ?1 AND expires_at > ?4 AND day_key = ?2),
+    (SELECT SUM(amount) FROM reservations WHERE tenant = ?1 AND expires_at > ?4 AND month_key = ?3)
+"""
+_PURGE = "DELETE FROM reservations WHERE tenant = ? AND expires_at < ?"
+_INSERT = "INSERT INTO reservations (id, tenant, day_key, month_key, amount, expires_at) VALUES (?,?,?,?,?,?)"
+_DELETE = "DELETE FROM reservations WHERE id = ?"
+_ADD_SPEND = """
+INSERT INTO spend (tenant, period, committed) VALUES (?1, ?2, ?4), (?1, ?3, ?4)
+ON CONFLICT (tenant, period) DO UPDATE SET committed = committed + excluded.committed
+"""
+
+_Usage = tuple[int, int, int, int]  # committed day, committed month, held day, held month (nano-USD)
+
+
+def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves; the default deferred BEGIN would
+    # take the write lock only at the first write, after the reads the limit check depends on.
+    conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        # Under the write lock, so processes opening a fresh file together create the schema once.
+        conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class SqliteLedger:
+    """A `SpendLedger` on one SQLite file. See the module docstring for the locking and durability story."""
+
+    def __init__(self, path: Path, *, reservation_ttl_s: float = 600, busy_timeout_s: float = 10.0) -> None:
+        if reservation_ttl_s <= 0:
+            raise ValueError(f"reservation_ttl_s must be > 0, got {reservation_ttl_s}")
+        self.path = Path(path)
+        self.reservation_ttl_s = float(reservation_ttl_s)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelgate-ledger")
+        self._closed = False
+        try:
+            self._conn = self._executor.submit(_connect, self.path, busy_timeout_s).result()
+        except sqlite3.Error as exc:
+            self._executor.shutdown(wait=False)
+            raise LedgerUnavailable(f"cannot open the spend ledger {self.path}: {exc}") from exc
+
+    async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
+        if self._closed:
+            raise LedgerUnavailable("the spend ledger is closed")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            raise LedgerUnavailable(f"spend ledger {self.path}: {exc}") from exc
+
+    # --- blocking parts, run on the ledger's thread -------------------------------------------------
+
+    def _usage(self, tenant: str, day: str, month: str, now_ts: float) -> _Usage:
+        row = self._conn.execute(_USAGE, (tenant, day, month, now_ts)).fetchone()
+        return (row[0] or 0, row[1] or 0, row[2] or 0, row[3] or 0)
+
+    def _reserve_sync(
+        self,
+        rid: str,
+        tenant: str,
+        amount: int,
+        limits: tuple[int | None, int | None],
+        day: str,
+        month: str,
+        now_ts: float,
+    ) -> tuple[Window, int, int] | None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(_PURGE, (tenant, now_ts - EXPIRED_GRACE_S))
+            committed_d, committed_m, held_d, held_m = self._usage(tenant, day, month, now_ts)
+            refusal: tuple[Window, int, int] | None = None
+            if limits[0] is not None and committed_d + held_d + amount > limits[0]:
+                refusal = ("daily", limits[0], committed_d + held_d)
+            elif limits[1] is not None and committed_m + held_m + amount > limits[1]:
+                refusal = ("monthly", limits[1], committed_m + held_m)
+            else:
+                conn.execute(_INSERT, (rid, tenant, day, month, amount, now_ts + self.reservation_ttl_s))
+            conn.execute("COMMIT")  # also on refusal: keeps the purge
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return refusal
+
+    def _settle_sync(self, reservation: Reservation, actual: int) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Only the call that removes the hold records the cost: a second settle finds nothing.
+            removed = conn.execute(_DELETE, (reservation.id,)).rowcount == 1
+            if removed and actual > 0:
+                params = (reservation.tenant, reservation.day_key, reservation.month_key, actual)
+                conn.execute(_ADD_SPEND, params)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    # --- SpendLedger ---------------------------------------------------------------------------------
+
+    async def reserve(self, tenant: str, amount_usd: float, budget: Budget, *, now: datetime) -> Reservation:
+        amount = to_nano(amount_usd)
+        limits = (
+            None if budget.daily_usd is None else to_nano(budget.daily_usd),
+            None if budget.monthly_usd is None else to_nano(budget.monthly_usd),
+        )
+        day, month = day_key(now), month_key(now)
+        rid = uuid.uuid4().hex
+        refusal = await self._run(
+            self._reserve_sync, rid, tenant, amount, limits, day, month, now.timestamp()
+        )
+        if refusal is not None:
+            window, limit, spent = refusal
+            raise BudgetExceeded(tenant, window, from_nano(limit), from_nano(spent), from_nano(amount))
+        return Reservation(id=rid, tenant=tenant, amount_usd=from_nano(amount), day_key=day, month_key=month)
+
+    async def settle(self, reservation: Reservation, actual_usd: float) -> None:
+        await self._run(self._settle_sync, reservation, to_nano(actual_usd, what="actual_usd"))
+
+    async def release(self, reservation: Reservation) -> None:
+        await self.settle(reservation, 0.0)
+
+    async def spend(self, tenant: str, *, now: datetime) -> SpendSnapshot:
+        day, month = day_key(now), month_key(now)
+        committed_d, committed_m, held_d, held_m = await self._run(
+            self._usage, tenant, day, month, now.timestamp()
+        )
+        return SpendSnapshot.from_nano(day, month, (committed_d, committed_m), (held_d, held_m))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        finally:
+            self._executor.shutdown(wait=True)

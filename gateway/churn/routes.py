@@ -1,0 +1,78 @@
+"""Churn routes: `POST /v1/churn/predict` and `POST /v1/churn/predict/batch` (docs/api.md)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import JSONResponse
+
+from gateway.churn.protocol import ChurnBatchRequest, ChurnPredictRequest
+from gateway.churn.serving import ChurnServing
+from gateway.deps import RequestIdDep, ServicesDep, TenantDep
+from gateway.errors import InvalidRequest, ServiceNotReady
+from gateway.services import Services
+from gateway.telemetry import churn_inference_span, current_trace_id
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+def _serving(services: Services) -> ChurnServing:
+    if services.churn is None:
+        raise ServiceNotReady(f"churn model not loaded: {services.churn_error or 'starting'}")
+    return services.churn
+
+
+@router.post("/v1/churn/predict")
+async def predict(
+    body: ChurnPredictRequest, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep
+) -> JSONResponse:
+    serving = _serving(services)
+    row = body.model_dump()
+    with churn_inference_span(services.tracing, serving.version) as record:
+        (scored,) = serving.predict(
+            [row], tenant=tenant.name, request_id=request_id, trace_id=current_trace_id()
+        )
+        record(scored.probability, scored.label)
+    return JSONResponse(
+        {
+            "churn_probability": scored.probability,
+            "prediction": scored.label,
+            "model_version": serving.version,
+            "request_id": request_id,
+            "customer_id": body.customer_id,
+        }
+    )
+
+
+@router.post("/v1/churn/predict/batch")
+async def predict_batch(
+    body: ChurnBatchRequest, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep
+) -> JSONResponse:
+    serving = _serving(services)
+    limit = services.settings.churn.batch_limit
+    if len(body.instances) > limit:
+        raise InvalidRequest(
+            f"instances: {len(body.instances)} instances is more than the limit of {limit}", param="instances"
+        )
+    rows = [inst.model_dump() for inst in body.instances]
+    with churn_inference_span(services.tracing, serving.version, batch_size=len(rows)) as record:
+        results = serving.predict(rows, tenant=tenant.name, request_id=request_id, trace_id=current_trace_id())
+        if results:
+            record(results[0].probability, results[0].label)
+    return JSONResponse(
+        {
+            "predictions": [
+                {
+                    "churn_probability": r.probability,
+                    "prediction": r.label,
+                    "model_version": serving.version,
+                    "request_id": request_id,
+                    "customer_id": row["customer_id"],
+                }
+                for r, row in zip(results, rows, strict=True)
+            ],
+            "model_version": serving.version,
+            "request_id": request_id,
+        }
+    )

@@ -1,0 +1,118 @@
+"""`modelgate init`: write a commented starter `modelgate.yaml` (never over an existing one)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from gateway.configfile import locate_config
+
+__all__ = ["DEFAULT_SIM_MODEL", "main", "render_starter_config"]
+
+# The vLLM simulator's default model, priced in the starter table so `make run` works as written.
+DEFAULT_SIM_MODEL = "sim-llama-3-8b"
+
+TEMPLATE = """\
+# modelgate configuration. Every field is described in docs/configuration.md.
+# Relative paths resolve against this file's folder. Env overrides: MODELGATE_<SECTION>__<FIELD>.
+
+# development allows the plain development_key below; production refuses to start while one is set.
+mode: development
+development_key: {dev_key}
+
+# Models, prediction logs, ledgers and job results live here.
+data_dir: {data_dir}
+
+server:
+  host: 127.0.0.1
+  port: 8000
+  max_body_bytes: 1048576
+
+churn:
+  artifact_dir: {data_dir}/models/churn   # `modelgate serve` trains a model here when none exists
+  batch_limit: 1000
+
+prediction_log:
+  uri: {data_dir}/predictions             # or s3://bucket/prefix
+  flush_rows: 5000
+  flush_seconds: 2.0
+  queue_size: 100000
+
+llm:
+  upstream_url: {upstream}{upstream_comment}
+  models: [{model}]
+  prices:                                  # USD per million tokens
+    {model}: {{input_per_mtok: 0.20, output_per_mtok: 0.60}}
+  billing: true
+  connect_timeout_s: 2.0
+  first_token_timeout_s: 30.0
+  total_timeout_s: 300.0
+  max_tokens_cap: 4096                     # reserved when a request sets no max_tokens
+  log_content: false                       # true keeps prompts/completions for judged samples
+
+budgets:
+  backend: sqlite                          # redis for several replicas (set redis_url)
+  soft_fraction: 0.8
+
+tracing:
+  enabled: false                           # or set OTEL_EXPORTER_OTLP_ENDPOINT
+  sample_ratio: 1.0
+  capture_content: false
+
+jobs:
+  results_dir: {data_dir}/jobs
+  # pushgateway_url: http://127.0.0.1:9091
+
+monitoring:
+  drift:
+    share_gate: 0.3
+    retrain_gate: 0.6
+  performance:
+    auc_drop: 0.05
+    min_labels: 200
+
+schedule:
+  drift_data: {{cron: "0 * * * *", command: [drift, data]}}
+  drift_prediction: {{cron: "5 * * * *", command: [drift, prediction]}}
+  performance: {{cron: "30 2 * * *", command: [performance]}}
+
+# Keep this section last: `modelgate tenants add` appends to it.
+tenants:
+"""
+
+
+def render_starter_config(*, data_dir: str, upstream: str | None, dev_key: str) -> str:
+    return TEMPLATE.format(
+        dev_key=dev_key,
+        data_dir=data_dir,
+        upstream=upstream or "null",
+        upstream_comment="" if upstream else "   # e.g. http://127.0.0.1:8001/v1 (modelgate vllm-sim)",
+        model=DEFAULT_SIM_MODEL,
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="modelgate init", description=__doc__)
+    parser.add_argument("--config", help="where to write (default: $MODELGATE_CONFIG or ./modelgate.yaml)")
+    parser.add_argument("--data-dir", default="data", help="data folder, relative to the config file")
+    parser.add_argument("--llm-upstream", metavar="URL", help="OpenAI-compatible upstream base URL (…/v1)")
+    args = parser.parse_args(argv)
+    path = locate_config(args.config)
+    if path.exists():
+        print(f"modelgate init: {path} already exists; not overwriting it", file=sys.stderr)
+        return 2
+    upstream = args.llm_upstream
+    if upstream and not upstream.startswith(("http://", "https://")):
+        print("modelgate init: --llm-upstream must start with http:// or https://", file=sys.stderr)
+        return 2
+    dev_key = "mg-dev-" + secrets.token_urlsafe(24)
+    text = render_starter_config(data_dir=args.data_dir, upstream=upstream, dev_key=dev_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "x", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)  # it holds the development key
+    print(f"wrote {Path(path)} (development mode; development key: {dev_key})")
+    return 0

@@ -1,0 +1,76 @@
+"""`modelgate serve`: validate the config, train the churn model if none exists, run uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from gateway.settings import ConfigError, Settings, load_settings
+
+__all__ = ["main"]
+
+
+def _ensure_churn_model(settings: Settings) -> None:
+    artifact = settings.artifact_dir
+    if (artifact / "metadata.json").exists():
+        return
+    from adapters.churn.train import train_model
+
+    rows, seed = settings.churn.train_rows, settings.churn.train_seed
+    print(f"no churn model at {artifact}: training one ({rows} rows, seed {seed}) first…", flush=True)
+    meta = train_model(artifact, rows=rows, seed=seed)
+    print(f"trained churn model {meta.version} (validation ROC AUC {meta.validation_auc:.3f})", flush=True)
+
+
+def _ready_line(settings: Settings, host: str, port: int) -> str:
+    key = settings.development_key or "<your API key>"
+    body = (
+        '{"tenure_months": 3, "monthly_charges": 95.5, "total_charges": 290.0, "support_tickets": 2, '
+        '"contract_type": "month-to-month", "payment_method": "electronic_check", "internet_service": "fiber_optic"}'
+    )
+    return (
+        f"modelgate serving on http://{host}:{port}  (metrics: /metrics, health: /readyz)\n"
+        f"try: curl -s http://{host}:{port}/v1/churn/predict -H 'Authorization: Bearer {key}' "
+        f"-H 'Content-Type: application/json' -d '{body}'"
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="modelgate serve", description=__doc__)
+    parser.add_argument("--config", help="config file (default: $MODELGATE_CONFIG or ./modelgate.yaml)")
+    parser.add_argument("--host", help="overrides server.host")
+    parser.add_argument("--port", type=int, help="overrides server.port")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"modelgate serve: {exc}", file=sys.stderr)
+        return 2
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        _ensure_churn_model(settings)
+    except Exception as exc:  # the one place a training failure meets the user
+        print(f"modelgate serve: could not train the churn model: {exc}", file=sys.stderr)
+        return 2
+
+    import uvicorn
+
+    from gateway.app import create_app
+
+    app = create_app(settings)
+    print(_ready_line(settings, host, port), flush=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=args.log_level,
+        access_log=False,  # the metrics and the logs already record every request
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=int(settings.server.graceful_shutdown_s),
+    )
+    return 0

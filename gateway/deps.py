@@ -1,0 +1,33 @@
+"""Annotated FastAPI dependencies: `ServicesDep`, `TenantDep`, `RequestIdDep`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gateway.auth import Tenant
+from gateway.services import Services
+
+__all__ = ["RequestIdDep", "ServicesDep", "TenantDep"]
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def require_tenant(request: Request) -> Tenant:
+    tenant = get_services(request).tenants.authenticate(request.headers.get("authorization"))
+    request.state.tenant = tenant.name
+    return tenant
+
+
+def get_request_id(request: Request) -> str:
+    rid: str = request.scope.get("state", {}).get("request_id") or ""
+    return rid
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+TenantDep = Annotated[Tenant, Depends(require_tenant)]
+RequestIdDep = Annotated[str, Depends(get_request_id)]

@@ -1,0 +1,126 @@
+"""OpenAI-compatible routes: `/v1/chat/completions`, `/v1/completions`, `/v1/models`, `/v1/budget`.
+
+Thin: parse the few fields that matter, reserve, call the upstream, relay or return, settle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from adapters.vllm.errors import UpstreamFailure, UpstreamTimeoutError
+from gateway.deps import RequestIdDep, ServicesDep, TenantDep
+from gateway.errors import ServiceNotReady, UpstreamBadResponse
+from gateway.llm.accounting import Usage, usage_from_response
+from gateway.llm.protocol import Operation, parse_llm_request
+from gateway.llm.relay import StreamRelay
+from gateway.llm.service import LLMService
+from gateway.llm.spend import budget_view
+from gateway.services import Services
+from gateway.telemetry import current_trace_id
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+_PATHS: dict[Operation, str] = {"chat": "/chat/completions", "text_completion": "/completions"}
+
+
+def _llm(services: Services) -> LLMService:
+    if services.llm is None:
+        raise ServiceNotReady("the LLM lane is not configured (llm.upstream_url)")
+    return services.llm
+
+
+async def _complete(request: Request, services: Services, tenant: TenantDep, request_id: str, op: Operation) -> Response:
+    svc = _llm(services)
+    req = parse_llm_request(await request.body(), op)
+    call = await svc.begin(req, tenant, request_id, current_trace_id())
+    headers = svc.upstream_headers(call)
+    path = _PATHS[op]
+    try:
+        if req.stream:
+            stack = AsyncExitStack()
+            try:
+                async with asyncio.timeout(svc.settings.llm.first_token_timeout_s):
+                    lines = await stack.enter_async_context(svc.upstream.stream(path, req.upstream_body(), headers))
+            except BaseException:
+                await stack.aclose()
+                raise
+            return StreamRelay(svc, call, stack, lines)  # type: ignore[return-value]
+        async with asyncio.timeout(svc.settings.llm.total_timeout_s):
+            body = await svc.upstream.post_json(path, req.upstream_body(), headers)
+    except TimeoutError:
+        failure: UpstreamFailure = UpstreamTimeoutError("upstream did not answer in time")
+        err = svc.translate(failure)
+        await svc.finish(call, status=err.http_status, usage=None, error=failure)
+        raise err from None
+    except UpstreamFailure as exc:
+        err = svc.translate(exc)
+        await svc.finish(call, status=err.http_status, usage=None, error=exc)
+        raise err from None
+    try:
+        doc = json.loads(body)
+        choices = doc["choices"]
+        finish_reasons = [c.get("finish_reason") for c in choices if isinstance(c, dict) and c.get("finish_reason")]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        failure = UpstreamFailure("upstream answered 200 with a body that is not an OpenAI response")
+        err = UpstreamBadResponse(str(failure))
+        await svc.finish(call, status=502, usage=None, error=failure)
+        raise err from None
+    usage = usage_from_response(doc)
+    if usage is None:
+        text = "".join(str(c.get("text") or (c.get("message") or {}).get("content") or "") for c in choices)
+        usage = Usage(call.input_estimate, max(1, len(text) // 4) if text else 0, estimated=True)
+    output_text = None
+    if svc.keeps_text and choices:
+        first = choices[0]
+        output_text = first.get("text") if op == "text_completion" else (first.get("message") or {}).get("content")
+    await svc.finish(
+        call,
+        status=200,
+        usage=usage,
+        finish_reasons=finish_reasons,
+        response_id=doc.get("id"),
+        response_model=doc.get("model"),
+        output_text=output_text,
+    )
+    return Response(body, media_type="application/json")
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(
+    request: Request, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep
+) -> Response:
+    return await _complete(request, services, tenant, request_id, "chat")
+
+
+@router.post("/v1/completions")
+async def completions(request: Request, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep) -> Response:
+    return await _complete(request, services, tenant, request_id, "text_completion")
+
+
+@router.get("/v1/models")
+async def models(services: ServicesDep, tenant: TenantDep) -> Response:
+    svc = _llm(services)
+    try:
+        body = await svc.models()
+    except UpstreamFailure as exc:
+        raise svc.translate(exc) from None
+    return Response(body, media_type="application/json")
+
+
+@router.get("/v1/budget")
+async def budget(services: ServicesDep, tenant: TenantDep) -> Response:
+    """The calling tenant's own spend and budget; there is no way to name another tenant."""
+    svc = _llm(services)
+    snap = await svc.spend.refresh(tenant)
+    if snap is None:
+        raise ServiceNotReady("spend ledger unavailable")
+    view = budget_view(tenant, snap, svc.settings.budgets.soft_fraction, datetime.now(UTC))
+    return Response(json.dumps(view), media_type="application/json")

@@ -1,0 +1,290 @@
+"""The gateway's one typed settings object, loaded from `modelgate.yaml` plus `MODELGATE_*` env overrides.
+
+Built once at start-up and validated there, so a bad config stops the server with one line naming the field:
+
+    settings = load_settings(None)          # --config, $MODELGATE_CONFIG, ./modelgate.yaml
+    settings.server.port, settings.churn.artifact_dir
+
+Env overrides use `MODELGATE_` and `__` between levels: `MODELGATE_SERVER__PORT=9000`,
+`MODELGATE_LLM__UPSTREAM_URL=http://…`. They win over the file. Every field carries a description
+(docs/configuration.md is generated from them; a test checks none is missing).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gateway.configfile import ConfigFileError, load_config_file, locate_config, resolve_path, resolve_uri
+from gateway.tracing.config import TracingConfig
+
+__all__ = [
+    "BudgetSettings",
+    "ChurnSettings",
+    "ConfigError",
+    "JobsSettings",
+    "LLMSettings",
+    "PredictionLogSettings",
+    "PriceSettings",
+    "ServerSettings",
+    "Settings",
+    "TenantSettings",
+    "load_settings",
+]
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class ConfigError(Exception):
+    """The config is unusable; the message is one line that names the file and the field."""
+
+
+class ServerSettings(BaseModel):
+    model_config = _STRICT
+    host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port uvicorn listens on (PORT overrides in make run).")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted; larger bodies get 413."
+    )
+    graceful_shutdown_s: float = Field(
+        20.0, gt=0, description="How long SIGTERM waits for in-flight requests before closing."
+    )
+
+
+class TenantSettings(BaseModel):
+    model_config = _STRICT
+    name: str = Field(
+        ...,
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="Tenant name: lower-case letters, digits, '-' and '_'. Used as a metric label value.",
+    )
+    key_sha256: str = Field(
+        ..., pattern=r"^[0-9a-f]{64}$", description="SHA-256 (hex) of the tenant's API key; never the key."
+    )
+    daily_usd: float | None = Field(None, ge=0, description="Hard LLM budget per UTC day in USD; null = none.")
+    monthly_usd: float | None = Field(
+        None, ge=0, description="Hard LLM budget per UTC calendar month in USD; null = none."
+    )
+
+
+class ChurnSettings(BaseModel):
+    model_config = _STRICT
+    artifact_dir: Path | None = Field(
+        None, description="Folder of the trained churn artifact; default <data_dir>/models/churn."
+    )
+    batch_limit: int = Field(1000, ge=1, le=100_000, description="Most instances in one batch request.")
+    train_rows: int = Field(20_000, ge=1000, description="Rows `serve` trains on when no artifact exists.")
+    train_seed: int = Field(7, description="Seed for that training run.")
+
+
+class PredictionLogSettings(BaseModel):
+    model_config = _STRICT
+    enabled: bool = Field(True, description="Write every accepted churn prediction to the Parquet log.")
+    uri: str | None = Field(
+        None, description="Folder or object-store URI (s3://, gs://) of the log; default <data_dir>/predictions."
+    )
+    flush_rows: int = Field(5000, ge=1, description="Write a Parquet file once this many rows are buffered.")
+    flush_seconds: float = Field(2.0, gt=0, description="…or once the oldest buffered row is this old.")
+    queue_size: int = Field(
+        100_000, ge=10, description="Rows waiting to be written; beyond it rows are dropped and counted."
+    )
+
+
+class PriceSettings(BaseModel):
+    model_config = _STRICT
+    input_per_mtok: float = Field(..., ge=0, description="USD per million input (prompt) tokens.")
+    output_per_mtok: float = Field(..., ge=0, description="USD per million output (completion) tokens.")
+
+
+class LLMSettings(BaseModel):
+    model_config = _STRICT
+    upstream_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible upstream (vLLM), e.g. http://127.0.0.1:8001/v1."
+    )
+    models: list[str] = Field(
+        default_factory=list, description="Models served; any other model name is labelled 'other'."
+    )
+    prices: dict[str, PriceSettings] = Field(default_factory=dict, description="Price table per model.")
+    billing: bool = Field(True, description="Bill tenants; when on, every model must have a price.")
+    connect_timeout_s: float = Field(2.0, gt=0, description="Upstream connect timeout.")
+    first_token_timeout_s: float = Field(
+        30.0, gt=0, description="Upstream time allowed until the response headers / first chunk."
+    )
+    total_timeout_s: float = Field(300.0, gt=0, description="Upstream time allowed for the whole response.")
+    max_tokens_cap: int = Field(
+        4096, ge=1, description="Output tokens assumed for the budget reservation when max_tokens is absent."
+    )
+    pool_size: int = Field(512, ge=1, description="Most pooled keep-alive connections to the upstream.")
+    log_uri: str | None = Field(None, description="LLM request log folder or URI; default <data_dir>/llm-log.")
+    log_content: bool = Field(
+        False, description="Also log prompts and completions (for judged samples); metadata is always logged."
+    )
+
+
+class BudgetSettings(BaseModel):
+    model_config = _STRICT
+    backend: Literal["sqlite", "redis"] = Field("sqlite", description="Spend ledger: sqlite (one host) or redis.")
+    sqlite_path: Path | None = Field(None, description="SQLite ledger file; default <data_dir>/ledger.sqlite.")
+    redis_url: str | None = Field(None, description="Redis URL for the shared ledger, e.g. redis://host:6379/0.")
+    soft_fraction: float = Field(
+        0.8, gt=0, le=1, description="Share of a budget at which the soft-limit alert fires."
+    )
+    reservation_ttl_s: float = Field(
+        600.0, gt=0, description="A reservation never settled (crashed replica) stops counting after this."
+    )
+
+
+class JobsSettings(BaseModel):
+    model_config = _STRICT
+    results_dir: Path | None = Field(
+        None, description="Where jobs write their result files; default <data_dir>/jobs."
+    )
+    pushgateway_url: str | None = Field(None, description="Pushgateway that jobs also push to; optional.")
+
+
+class Settings(BaseSettings):
+    """Everything the gateway needs to start. Sections owned by other packages stay opaque mappings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELGATE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    mode: Literal["development", "production"] = Field(
+        "development", description="production refuses a development key."
+    )
+    data_dir: Path = Field(Path("data"), description="Root for models, logs, ledgers and job results.")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")  # type: ignore[arg-type]
+    tenants: list[TenantSettings] = Field(default_factory=list, description="Tenants and their key hashes.")
+    development_key: str | None = Field(
+        None, min_length=16, description="A plain API key for the 'dev' tenant; allowed in development mode only."
+    )
+    churn: ChurnSettings = Field(default_factory=ChurnSettings, description="Churn model.")  # type: ignore[arg-type]
+    prediction_log: PredictionLogSettings = Field(
+        default_factory=PredictionLogSettings,  # type: ignore[arg-type]
+        description="Churn prediction log.",
+    )
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="LLM upstream and pricing.")  # type: ignore[arg-type]
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings, description="Spend ledger.")  # type: ignore[arg-type]
+    tracing: TracingConfig = Field(default_factory=TracingConfig, description="OpenTelemetry tracing.")  # type: ignore[arg-type]
+    jobs: JobsSettings = Field(default_factory=JobsSettings, description="Job results.")  # type: ignore[arg-type]
+    monitoring: dict[str, Any] = Field(default_factory=dict, description="Owned by monitoring/ (drift, labels).")
+    evals: dict[str, Any] = Field(default_factory=dict, description="Owned by evals/.")
+    schedule: dict[str, Any] = Field(default_factory=dict, description="Owned by `modelgate schedule`.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; env overrides win over them.
+        return env_settings, init_settings
+
+    @field_validator("tenants", mode="before")
+    @classmethod
+    def _no_tenants_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value  # `tenants:` with no entries parses as null
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.development_key and self.mode != "development":
+            raise ValueError(
+                "development_key: a development key is configured but mode is 'production'; remove it"
+            )
+        names = [t.name for t in self.tenants]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"tenants: duplicate tenant name {dupes[0]!r}")
+        if self.development_key and "dev" in names:
+            raise ValueError("tenants: 'dev' is reserved for the development key")
+        if self.llm.upstream_url and self.llm.billing:
+            missing = [m for m in self.llm.models if m not in self.llm.prices]
+            if missing:
+                raise ValueError(f"llm.prices: no price for model {missing[0]!r} while billing is on")
+        if self.llm.upstream_url and not re.match(r"^https?://", self.llm.upstream_url):
+            raise ValueError("llm.upstream_url: must start with http:// or https://")
+        if self.budgets.backend == "redis" and not self.budgets.redis_url:
+            raise ValueError("budgets.redis_url: required when budgets.backend is 'redis'")
+        return self
+
+    # Resolved locations (relative paths were made absolute by `resolved`).
+    @property
+    def artifact_dir(self) -> Path:
+        return self.churn.artifact_dir or self.data_dir / "models" / "churn"
+
+    @property
+    def prediction_log_uri(self) -> str:
+        return self.prediction_log.uri or str(self.data_dir / "predictions")
+
+    @property
+    def llm_log_uri(self) -> str:
+        return self.llm.log_uri or str(self.data_dir / "llm-log")
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.budgets.sqlite_path or self.data_dir / "ledger.sqlite"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.jobs.results_dir or self.data_dir / "jobs"
+
+    def resolved(self, base: Path) -> Settings:
+        """A copy whose relative paths are made absolute against `base` (the config file's folder)."""
+        data_dir = resolve_path(base, self.data_dir)
+
+        def opt(p: Path | None) -> Path | None:
+            return None if p is None else resolve_path(base, p)
+
+        def opt_uri(u: str | None) -> str | None:
+            return None if u is None else resolve_uri(base, u)
+
+        return self.model_copy(
+            update={
+                "data_dir": data_dir,
+                "churn": self.churn.model_copy(update={"artifact_dir": opt(self.churn.artifact_dir)}),
+                "prediction_log": self.prediction_log.model_copy(update={"uri": opt_uri(self.prediction_log.uri)}),
+                "llm": self.llm.model_copy(update={"log_uri": opt_uri(self.llm.log_uri)}),
+                "budgets": self.budgets.model_copy(update={"sqlite_path": opt(self.budgets.sqlite_path)}),
+                "jobs": self.jobs.model_copy(update={"results_dir": opt(self.jobs.results_dir)}),
+            }
+        )
+
+
+def describe_validation_error(exc: ValidationError, source: str) -> str:
+    """One line naming the first bad field: `modelgate.yaml: server.port: Input should be ≤ 65535`."""
+    err = exc.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+        # Our own validators already name their field.
+        return f"{source}: {msg}"
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field (check the spelling; see docs/configuration.md)"
+    return f"{source}: {loc}: {msg}"
+
+
+def settings_from_mapping(raw: dict[str, Any], base: Path, source: str = "config") -> Settings:
+    """Validate a parsed config mapping (plus env overrides) and resolve its paths against `base`."""
+    try:
+        settings = Settings(**raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source)) from None
+    return settings.resolved(base)
+
+
+def load_settings(explicit: str | Path | None) -> Settings:
+    """Locate, read and validate the config. Raises ConfigError with one line for the user."""
+    path = locate_config(explicit)
+    try:
+        raw, base = load_config_file(path)
+    except ConfigFileError as exc:
+        raise ConfigError(str(exc)) from None
+    return settings_from_mapping(raw, base, str(path))

@@ -1,0 +1,19 @@
+"""Small test helpers shared across tiers (imported by name: tests/ is on sys.path)."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+# API keys of the test tenants (their hashes go into test configs).
+ACME_KEY = "mg-test-acme-0123456789abcdef"
+GLOBEX_KEY = "mg-test-globex-0123456789abcdef"
+DEV_KEY = "mg-dev-test-key-0123456789"
+
+
+def metric_samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Parse a Prometheus exposition into {(sample name, sorted labels): value}."""
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
