@@ -86,7 +86,12 @@ def _describe(exc: Exception) -> str:
 
 
 async def _call(
-    client: AsyncOpenAI, model: str, prompt: str | list[dict[str, Any]], params: dict[str, Any], api: str, timeout: float
+    client: AsyncOpenAI,
+    model: str,
+    prompt: str | list[dict[str, Any]],
+    params: dict[str, Any],
+    api: str,
+    timeout: float,
 ) -> tuple[str, int, int]:
     if api == "completions":
         if not isinstance(prompt, str):
@@ -98,7 +103,9 @@ async def _call(
         usage = text_resp.usage
     else:
         messages: Any = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
-        chat_resp = await client.chat.completions.create(model=model, messages=messages, timeout=timeout, **params)
+        chat_resp = await client.chat.completions.create(
+            model=model, messages=messages, timeout=timeout, **params
+        )
         if not chat_resp.choices:
             raise CompletionError("the response had no choices", 0)
         text = chat_resp.choices[0].message.content or ""

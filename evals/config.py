@@ -29,9 +29,14 @@ _STRICT = ConfigDict(extra="forbid")
 
 class RegressionSettings(BaseModel):
     model_config = _STRICT
-    alpha: float = Field(0.01, gt=0, lt=1, description="Significance bar: a drop counts only when p <= alpha.")
+    alpha: float = Field(
+        0.01, gt=0, lt=1, description="Significance bar: a drop counts only when p <= alpha."
+    )
     min_effect: float = Field(
-        0.03, ge=0, le=1, description="Effect bar: the smallest drop in pass rate (or mean score) that counts."
+        0.03,
+        ge=0,
+        le=1,
+        description="Effect bar: the smallest drop in pass rate (or mean score) that counts.",
     )
     bootstrap_samples: int = Field(2000, ge=100, description="Resamples of the paired score bootstrap.")
     seed: int = Field(0, description="Seed of the bootstrap, so a verdict is reproducible.")
@@ -55,38 +60,61 @@ class PriceSettings(BaseModel):
 
 class SampleSettings(BaseModel):
     model_config = _STRICT
-    days: int = Field(1, ge=1, le=90, description="Days of LLM log (UTC dates, today included) to sample from.")
+    days: int = Field(
+        1, ge=1, le=90, description="Days of LLM log (UTC dates, today included) to sample from."
+    )
     rate: float = Field(0.01, gt=0, le=1, description="Share of logged requests drawn into the sample.")
     seed: int = Field(0, description="Seed of the sample draw (a row is drawn by a hash of its request id).")
     max_items: int = Field(200, ge=1, description="Most rows judged per model and run (bounds judge cost).")
     baseline: str = Field("trailing:7", description="Baseline of a sample run: the previous K sample runs.")
     rubric: str = Field(DEFAULT_RUBRIC, description="Rubric the judge applies to production replies.")
+    exclude_tenants: list[str] = Field(
+        default_factory=list, description="Tenants never sampled, e.g. the one the eval jobs call with."
+    )
 
 
 class EvalsSection(BaseModel):
     """The `evals:` section of modelgate.yaml."""
 
     model_config = _STRICT
-    suites_dir: str | None = Field(None, description="Folder of named suites; default: the shipped evals/suites.")
+    suites_dir: str | None = Field(
+        None, description="Folder of named suites; default: the shipped evals/suites."
+    )
     history_path: str | None = Field(
         None, description="SQLite run-history file; default <data_dir>/evals/history.sqlite."
     )
-    reports_dir: str | None = Field(None, description="Where reports go; default <monitoring reports_dir>/evals.")
+    reports_dir: str | None = Field(
+        None, description="Where reports go; default <monitoring reports_dir>/evals."
+    )
     model: str | None = Field(None, description="Model evaluated when --model is not given.")
     concurrency: int = Field(8, ge=1, le=256, description="Items in flight at once.")
     timeout_s: float = Field(60.0, gt=0, description="Timeout of one request attempt, in seconds.")
     retries: int = Field(3, ge=0, le=10, description="Retries of a transient failure (429, 5xx, timeout).")
-    retry_backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles each retry, with jitter.")
+    retry_backoff_s: float = Field(
+        0.5, ge=0, description="First retry delay; doubles each retry, with jitter."
+    )
     max_error_rate: float = Field(
         0.2, ge=0, le=1, description="A run with a larger share of ERROR items is incomplete (exit 2)."
     )
-    baseline: str = Field("trailing:3", description="Default --baseline: the previous K runs of suite and model.")
-    regression: RegressionSettings = Field(default_factory=RegressionSettings, description="Regression bars.")
-    judge: JudgeSettings = Field(default_factory=JudgeSettings, description="The LLM judge.")
-    prices: dict[str, PriceSettings] = Field(
-        default_factory=dict, description="USD per million tokens by model; default: llm.prices of the same file."
+    baseline: str = Field(
+        "trailing:3", description="Default --baseline: the previous K runs of suite and model."
     )
-    sample: SampleSettings = Field(default_factory=SampleSettings, description="Judged production samples.")
+    regression: RegressionSettings = Field(
+        default_factory=RegressionSettings,  # type: ignore[arg-type]
+        description="Regression bars.",
+    )
+    judge: JudgeSettings = Field(
+        default_factory=JudgeSettings,  # type: ignore[arg-type]
+        description="The LLM judge.",
+    )
+    prices: dict[str, PriceSettings] = Field(
+        default_factory=dict,
+        description="USD per million tokens by model; default: llm.prices of the same file.",
+    )
+    sample: SampleSettings = Field(
+        default_factory=SampleSettings,  # type: ignore[arg-type]
+        description="Judged production samples.",
+    )
 
 
 @dataclass(frozen=True)

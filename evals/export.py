@@ -39,7 +39,9 @@ def run_metrics(record: RunRecord, *, regressed: bool) -> list[JobMetric]:
     ]
     if record.score is not None:
         metrics.append(
-            JobMetric("modelgate_eval_score", "Mean item score (0-1) of the last eval run.", labels, record.score)
+            JobMetric(
+                "modelgate_eval_score", "Mean item score (0-1) of the last eval run.", labels, record.score
+            )
         )
     for outcome, count in (("pass", record.n_pass), ("fail", record.n_fail), ("error", record.n_error)):
         metrics.append(
@@ -82,7 +84,9 @@ class LangfuseSettings:
 
 def langfuse_settings(environ: Mapping[str, str]) -> LangfuseSettings | None:
     """The Langfuse connection when all three variables are set, else None."""
-    host, public, secret = (environ.get(k) for k in ("LANGFUSE_HOST", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY"))
+    host, public, secret = (
+        environ.get(k) for k in ("LANGFUSE_HOST", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY")
+    )
     if host and public and secret:
         return LangfuseSettings(host.rstrip("/"), public, secret)
     return None
@@ -136,16 +140,25 @@ def _send(
             input=inputs.get(r.key),
             output=r.output,
             usage_details={"input": r.input_tokens, "output": r.output_tokens},
-            metadata={"expected": r.expected, "outcome": r.outcome.value, "detail": r.detail, "tags": list(r.tags)},
+            metadata={
+                "expected": r.expected,
+                "outcome": r.outcome.value,
+                "detail": r.detail,
+                "tags": list(r.tags),
+            },
         )
         item.end()
         ids = {"trace_id": item.trace_id, "observation_id": item.id}
         client.create_score(name="eval_outcome", value=r.outcome.value, data_type="CATEGORICAL", **ids)
         if r.score is not None:
-            client.create_score(name="eval_score", value=r.score, data_type="NUMERIC", comment=r.detail, **ids)
+            client.create_score(
+                name="eval_score", value=r.score, data_type="NUMERIC", comment=r.detail, **ids
+            )
     root.update(output={"pass_rate": record.pass_rate, "score": record.score, "verdict": verdict})
     root.end()
     if record.score is not None:
-        client.create_score(name="eval_run_score", value=record.score, data_type="NUMERIC", trace_id=root.trace_id)
+        client.create_score(
+            name="eval_run_score", value=record.score, data_type="NUMERIC", trace_id=root.trace_id
+        )
     client.create_score(name="eval_verdict", value=verdict, data_type="CATEGORICAL", trace_id=root.trace_id)
     return str(root.trace_id)

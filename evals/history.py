@@ -43,10 +43,11 @@ CREATE TABLE IF NOT EXISTS response_cache (
 );
 """
 
-_RUN_COLUMNS = (
-    "run_id kind suite model started_at finished_at status n_items n_pass n_fail n_error n_skipped score "
-    "pass_rate input_tokens output_tokens cost_usd latency_p50_s latency_p95_s verdict suite_digest"
-).split()
+_RUN_COLUMNS = [
+    "run_id", "kind", "suite", "model", "started_at", "finished_at", "status", "n_items", "n_pass", "n_fail",
+    "n_error", "n_skipped", "score", "pass_rate", "input_tokens", "output_tokens", "cost_usd",
+    "latency_p50_s", "latency_p95_s", "verdict", "suite_digest",
+]  # fmt: skip
 
 
 class CachedResponse(NamedTuple):

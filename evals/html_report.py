@@ -23,8 +23,10 @@ __all__ = ["inline_diff", "render_run_report", "trend_svg"]
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}
 h1{font-size:20px}h2{font-size:16px;margin-top:28px}
-table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}
-th{background:#f4f4f4}.num{text-align:right}pre{margin:0;white-space:pre-wrap;font:12px/1.3 ui-monospace,monospace}
+table{border-collapse:collapse;width:100%}
+td,th{border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}
+th{background:#f4f4f4}.num{text-align:right}
+pre{margin:0;white-space:pre-wrap;font:12px/1.3 ui-monospace,monospace}
 .badge{display:inline-block;padding:2px 8px;border-radius:4px;color:#fff;font-weight:600}
 .regressed,.fail,.error{background:#c62828}.ok,.pass{background:#2e7d32}.no_baseline,.skipped{background:#757575}
 .error{background:#ef6c00}del{background:#fdd;text-decoration:none}ins{background:#dfd;text-decoration:none}
@@ -66,7 +68,9 @@ def trend_svg(runs: Sequence[RunRecord], width: int = 640, height: int = 160) ->
     for (run, value), (x, y) in zip(points, coords, strict=True):
         colour = "#c62828" if run.verdict == "regressed" else "#1565c0"
         title = html.escape(f"{run.run_id}: pass rate {value:.1%} ({run.verdict or 'no verdict'})")
-        dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"><title>{title}</title></circle>')
+        dots.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"><title>{title}</title></circle>'
+        )
     y_top, y_bottom = xy(0, 1.0)[1], xy(0, lo)[1]
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
@@ -139,21 +143,31 @@ def render_run_report(
 ) -> str:
     """The report page. `baseline_items` holds the newest baseline run's result per item key."""
     reg = summary["regression"]
+    mc = reg["mcnemar"]
     counts = summary["counts"]
     title = f"eval {summary['suite']} · {summary['model']}"
     facts = [
         ("verdict", _badge(reg["verdict"])),
         ("pass rate now", _fmt(summary["pass_rate"], pct=True)),
         ("baseline pass rate", _fmt(summary["baseline"]["pass_rate"], pct=True)),
-        ("baseline", f"{html.escape(summary['baseline']['spec'])}, {len(summary['baseline']['run_ids'])} runs"),
+        (
+            "baseline",
+            f"{html.escape(summary['baseline']['spec'])}, {len(summary['baseline']['run_ids'])} runs",
+        ),
         ("paired items", _fmt(summary["baseline"]["n_paired"])),
-        ("McNemar b / c / mid-p", f"{reg['mcnemar']['b']:.1f} / {reg['mcnemar']['c']:.1f} / {reg['mcnemar']['mid_p_one_sided']:.3g}"),
+        (
+            "McNemar b / c / mid-p",
+            f"{mc['b']:.1f} / {mc['c']:.1f} / {mc['mid_p_one_sided']:.3g}",
+        ),
         ("bars", f"drop ≥ {reg['min_effect']:.0%} and p ≤ {reg['alpha']}"),
         ("mean score", _fmt(summary["score"])),
         ("items pass / fail / error", f"{counts['pass']} / {counts['fail']} / {counts['error']}"),
         ("tokens in / out", f"{summary['tokens']['input']} / {summary['tokens']['output']}"),
         ("cost (USD)", _fmt(summary["cost_usd"])),
-        ("latency p50 / p95 (s)", f"{_fmt(summary['latency_s']['p50'])} / {_fmt(summary['latency_s']['p95'])}"),
+        (
+            "latency p50 / p95 (s)",
+            f"{_fmt(summary['latency_s']['p50'])} / {_fmt(summary['latency_s']['p95'])}",
+        ),
     ]
     if reg["graded"]:
         facts.append(("score drop (bootstrap p)", f"{reg['score_drop']:.3f} ({_fmt(reg['bootstrap_p'])})"))
@@ -163,7 +177,7 @@ def render_run_report(
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_CSS}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
-<p class="muted">run {html.escape(summary['run_id'])} · status {html.escape(summary['status'])}</p>
+<p class="muted">run {html.escape(summary["run_id"])} · status {html.escape(summary["status"])}</p>
 <table style="width:auto">{fact_rows}</table>
 {f"<ul>{reasons}</ul>" if reasons else ""}
 <h2>Pass rate across runs</h2>
@@ -171,7 +185,8 @@ def render_run_report(
 <h2>Items</h2>
 <p class="muted">Flipped and erroring items first. "now" marks what changed against the newest baseline
 answer; the last column marks the answer against the expected text.</p>
-<table><tr><th>item</th><th>outcome</th><th>baseline</th><th>now</th><th>expected</th><th>expected → got</th></tr>
+<table>
+<tr><th>item</th><th>outcome</th><th>baseline</th><th>now</th><th>expected</th><th>expected → got</th></tr>
 {_item_rows(results, baseline_rates, baseline_items)}
 </table>
 </body></html>

@@ -1,7 +1,7 @@
 """A progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise (CI logs, cron).
 
-    bar = Progress(total=156, label="core")
-    bar.advance("pass"); ...; bar.close()
+bar = Progress(total=156, label="core")
+bar.advance("pass"); ...; bar.close()
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ class Progress:
 
     def _line(self) -> str:
         filled = int(_WIDTH * self.done / self.total)
-        counts = " ".join(f"{k} {self.counts[k]}" for k in ("pass", "fail", "error", "skipped") if self.counts[k])
+        counts = " ".join(
+            f"{k} {self.counts[k]}" for k in ("pass", "fail", "error", "skipped") if self.counts[k]
+        )
         elapsed = time.monotonic() - self._started
         bar = "#" * filled + "." * (_WIDTH - filled)
         return f"{self.label} [{bar}] {self.done}/{self.total} {counts} {elapsed:.1f}s"

@@ -1,7 +1,7 @@
 """What a run produces: one `ItemResult` per item and a `RunRecord` summarising them. Pure data + math.
 
-    record = summarise_run(run_id, "run", "core", "my-model", results, started_at=t0, finished_at=t1)
-    record.pass_rate, record.n_error, record.cost_usd
+record = summarise_run(run_id, "run", "core", "my-model", results, started_at=t0, finished_at=t1)
+record.pass_rate, record.n_error, record.cost_usd
 """
 
 from __future__ import annotations
@@ -118,6 +118,4 @@ def summarise_run(
 
 def outcomes_by_key(results: Sequence[ItemResult]) -> dict[str, ItemOutcome]:
     """The regression test's view of a run: key → (passed, score), ERROR items left out."""
-    return {
-        r.key: ItemOutcome(r.outcome is Outcome.PASS, r.score) for r in results if r.score is not None
-    }
+    return {r.key: ItemOutcome(r.outcome is Outcome.PASS, r.score) for r in results if r.score is not None}

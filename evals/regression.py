@@ -106,11 +106,14 @@ def compare_paired(
     """Compare the current run with the baseline runs, item by item (keys are item id + content hash)."""
     rates: dict[str, float] = {}
     base_scores: dict[str, float] = {}
-    for key in current:
+    graded = False  # any score strictly between 0 and 1, now or in the baseline
+    for key, now in current.items():
         seen = [run[key] for run in baselines if key in run]
-        if seen:
-            rates[key] = sum(o.passed for o in seen) / len(seen)
-            base_scores[key] = sum(o.score for o in seen) / len(seen)
+        if not seen:
+            continue
+        rates[key] = sum(o.passed for o in seen) / len(seen)
+        base_scores[key] = sum(o.score for o in seen) / len(seen)
+        graded = graded or any(0.0 < o.score < 1.0 for o in (now, *seen))
     keys = sorted(rates)
     n = len(keys)
     if not baselines or n == 0:
@@ -126,9 +129,6 @@ def compare_paired(
 
     now_scores = np.array([current[k].score for k in keys])
     then_scores = np.array([base_scores[k] for k in keys])
-    graded = any(
-        o.score not in (0.0, 1.0) for run in (current, *baselines) for k, o in run.items() if k in rates
-    )
     score_drop, ci, p_boot = float(then_scores.mean() - now_scores.mean()), (0.0, 0.0), None
     if graded:
         boot = paired_bootstrap(now_scores - then_scores, samples=cfg.bootstrap_samples, seed=cfg.seed)
@@ -195,12 +195,20 @@ def compare_unpaired(
     cur_mean = float(np.mean(current)) if current else float("nan")
     if not current or not pooled:
         return UnpairedComparison(
-            Verdict.NO_BASELINE, len(current), len(pooled), len(baselines), cur_mean, float("nan"), 0.0, 1.0, ()
+            Verdict.NO_BASELINE,
+            len(current),
+            len(pooled),
+            len(baselines),
+            cur_mean,
+            float("nan"),
+            0.0,
+            1.0,
+            (),
         )
     base_mean = float(np.mean(pooled))
     _, p = mann_whitney_less(current, pooled)
     drop = base_mean - cur_mean
-    reasons = ()
+    reasons: tuple[str, ...] = ()
     if drop >= cfg.min_effect and p <= cfg.alpha:
         reasons = (f"mean judged score fell {drop:.3f} (Mann–Whitney p {p:.2g})",)
     return UnpairedComparison(

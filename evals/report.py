@@ -1,7 +1,7 @@
 """The JSON summary of an eval run (what `--json FILE` writes and the HTML report shows). Pure.
 
-    summary = run_summary(record, comparison, baseline_runs, results, baseline_items, spec="trailing:3")
-    summary["regression"]["verdict"], summary["changes"]["newly_failing"]
+summary = run_summary(record, comparison, baseline_runs, results, baseline_items, spec="trailing:3")
+summary["regression"]["verdict"], summary["changes"]["newly_failing"]
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def _run_fields(record: RunRecord) -> dict[str, Any]:
 
 def changes(results: Sequence[ItemResult], baseline_rates: Mapping[str, float]) -> dict[str, list[str]]:
     """Item ids that flipped against the baseline (a baseline pass rate of one half or more is 'passing')."""
-    failing = [r.item_id for r in results if r.outcome is Outcome.FAIL and baseline_rates.get(r.key, 0) >= 0.5]
+    failing = [
+        r.item_id for r in results if r.outcome is Outcome.FAIL and baseline_rates.get(r.key, 0) >= 0.5
+    ]
     passing = [r.item_id for r in results if r.outcome is Outcome.PASS and baseline_rates.get(r.key, 1) < 0.5]
     return {"newly_failing": failing[:MAX_LISTED], "newly_passing": passing[:MAX_LISTED]}
 
@@ -93,7 +95,12 @@ def run_summary(
 
 
 def sample_summary(
-    record: RunRecord, comparison: UnpairedComparison, baseline_runs: Sequence[RunRecord], *, spec: str, rate: float
+    record: RunRecord,
+    comparison: UnpairedComparison,
+    baseline_runs: Sequence[RunRecord],
+    *,
+    spec: str,
+    rate: float,
 ) -> dict[str, Any]:
     """The JSON summary of a judged production sample for one model."""
     regression = asdict(comparison)

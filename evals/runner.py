@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from openai import AsyncOpenAI
@@ -36,8 +36,8 @@ class RunSettings:
     model: str
     api: str = "chat"
     concurrency: int = 8
-    policy: RetryPolicy = RetryPolicy()
-    judge: JudgeConfig = JudgeConfig()
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
     price: Price | None = None
     use_cache: bool = False
 
@@ -85,7 +85,9 @@ async def judge_text(
     key = _cache_key("judge", model, json.dumps(messages, sort_keys=True)) if store is not None else None
     params = {"temperature": 0, "max_tokens": cfg.max_tokens}
     try:
-        done, _ = await _ask(client, store, key, model=model, prompt=messages, params=params, api="chat", policy=policy)
+        done, _ = await _ask(
+            client, store, key, model=model, prompt=messages, params=params, api="chat", policy=policy
+        )
     except CompletionError as exc:
         return Score.error(f"judge call failed: {exc}")
     return judge_outcome(done.text, cfg)

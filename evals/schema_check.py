@@ -147,7 +147,11 @@ def _check_number(value: float, schema: dict[str, Any], where: str) -> list[str]
 
 
 def _check_object(value: dict[str, Any], schema: dict[str, Any], where: str) -> list[str]:
-    errors = [f"{where}: missing required property {name!r}" for name in schema.get("required", []) if name not in value]
+    errors = [
+        f"{where}: missing required property {name!r}"
+        for name in schema.get("required", [])
+        if name not in value
+    ]
     properties: dict[str, Any] = schema.get("properties") or {}
     extra = schema.get("additionalProperties", True)
     for name, element in value.items():

@@ -119,7 +119,9 @@ def exact_match(
     return Score.of(ok, "" if ok else f"got {_short(got)}")
 
 
-def contains(output: str, expected: str | list[str], *, ignore_case: bool = True, require: str = "all") -> Score:
+def contains(
+    output: str, expected: str | list[str], *, ignore_case: bool = True, require: str = "all"
+) -> Score:
     """PASS when the output contains all (or, with require="any", any) of the expected substrings."""
     hay = output.casefold() if ignore_case else output
     needles = [n.casefold() if ignore_case else n for n in _as_list(expected)]
@@ -300,7 +302,9 @@ SCORERS: dict[str, _Def] = {
         {"ignore_case": bool, "normalize_whitespace": bool, "ignore_punctuation": bool},
         _expect_text,
     ),
-    "contains": _Def(contains, {"ignore_case": bool, "require": str}, _expect_text, {"require": ("all", "any")}),
+    "contains": _Def(
+        contains, {"ignore_case": bool, "require": str}, _expect_text, {"require": ("all", "any")}
+    ),
     "regex": _Def(regex_match, {"ignore_case": bool, "fullmatch": bool}, _expect_pattern),
     "json_valid": _Def(json_valid, {"strip_fences": bool}, _expect_anything),
     "json_schema": _Def(json_schema, {"strip_fences": bool}, _expect_schema),

@@ -33,7 +33,9 @@ __all__ = [
 HEADER_KEYS = frozenset({"suite", "description", "scorer", "params", "api", "version"})
 ITEM_KEYS = frozenset({"id", "input", "expected", "scorer", "tags", "params"})
 # Request parameters an item may set; anything else would be silently ignored by the server, so refuse it.
-PARAM_KEYS = frozenset({"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty"})
+PARAM_KEYS = frozenset(
+    {"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty"}
+)
 ROLES = frozenset({"system", "user", "assistant", "developer"})
 
 
@@ -60,7 +62,9 @@ class EvalItem:
     def item_hash(self) -> str:
         """Hash of what is asked and how it is scored: runs pair an item only when this matches."""
         spec = {"type": self.scorer.type, **self.scorer.options}
-        return _digest({"input": self.input, "params": self.params, "expected": self.expected, "scorer": spec})
+        return _digest(
+            {"input": self.input, "params": self.params, "expected": self.expected, "scorer": spec}
+        )
 
     @property
     def key(self) -> str:
@@ -121,7 +125,9 @@ def _check_params(value: Any, where: str) -> dict[str, Any]:
         raise ValueError(f"{where} must be an object")
     unknown = sorted(set(value) - PARAM_KEYS)
     if unknown:
-        raise ValueError(f"{where} has unknown parameter {unknown[0]!r} (known: {', '.join(sorted(PARAM_KEYS))})")
+        raise ValueError(
+            f"{where} has unknown parameter {unknown[0]!r} (known: {', '.join(sorted(PARAM_KEYS))})"
+        )
     return dict(value)
 
 
@@ -136,7 +142,13 @@ def _parse_header(obj: dict[str, Any]) -> tuple[str, str, ScorerSpec | None, dic
     if api not in ("chat", "completions"):
         raise ValueError('header api must be "chat" or "completions"')
     scorer = parse_scorer_spec(obj["scorer"]) if "scorer" in obj else None
-    return name, str(obj.get("description", "")), scorer, _check_params(obj.get("params"), "header params"), api
+    return (
+        name,
+        str(obj.get("description", "")),
+        scorer,
+        _check_params(obj.get("params"), "header params"),
+        api,
+    )
 
 
 def _parse_item(obj: dict[str, Any], default_scorer: ScorerSpec | None, params: dict[str, Any]) -> EvalItem:
@@ -171,7 +183,9 @@ def load_suite(path: Path) -> Suite:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise SuiteError(f"cannot read suite {path}: {exc}") from None
-    name, description, scorer, params, api = path.name.removesuffix(".jsonl"), "", None, {}, "chat"
+    name, description, api = path.name.removesuffix(".jsonl"), "", "chat"
+    scorer: ScorerSpec | None = None
+    params: dict[str, Any] = {}
     items: list[EvalItem] = []
     seen: dict[str, int] = {}
     first = True
@@ -181,7 +195,9 @@ def load_suite(path: Path) -> Suite:
         try:
             obj = json.loads(text)
         except ValueError as exc:
-            raise SuiteError(f"{path.name} line {number}: not valid JSON ({exc.args[0].split(':')[0]})") from None
+            raise SuiteError(
+                f"{path.name} line {number}: not valid JSON ({exc.args[0].split(':')[0]})"
+            ) from None
         try:
             if not isinstance(obj, dict):
                 raise ValueError("each line must be a JSON object")
@@ -189,6 +205,8 @@ def load_suite(path: Path) -> Suite:
                 name, description, scorer, params, api = _parse_header(obj)
             else:
                 item = _parse_item(obj, scorer, params)
+                if api == "completions" and not isinstance(item.input, str):
+                    raise ValueError("a suite with api completions needs prompt strings, not chat messages")
                 if item.id in seen:
                     raise ValueError(f"duplicate id {item.id!r} (first on line {seen[item.id]})")
                 seen[item.id] = number

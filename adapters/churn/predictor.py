@@ -66,14 +66,17 @@ def extract_linear_model(pipeline: object) -> LinearModel:
 
     Raises `UnsupportedPipelineError` naming the first thing that does not fit that shape.
     """
-    if not isinstance(pipeline, Pipeline):
+    # Exact types throughout: a subclass may override the very method whose arithmetic is mirrored here.
+    if not isinstance(pipeline, Pipeline) or type(pipeline) is not Pipeline:
         raise UnsupportedPipelineError(f"expected a sklearn Pipeline, got {type(pipeline).__name__}")
     steps = [step for _, step in pipeline.steps]
-    if len(steps) != 2 or not isinstance(steps[0], ColumnTransformer):
+    if len(steps) != 2 or type(steps[0]) is not ColumnTransformer:
         raise UnsupportedPipelineError(
             f"expected Pipeline(ColumnTransformer, LogisticRegression), got steps {_names(steps)}"
         )
     transformer, estimator = steps
+    if transformer.transformer_weights:
+        raise UnsupportedPipelineError("ColumnTransformer with transformer_weights is not supported")
     coef, intercept = _logistic_weights(estimator)
     width = _output_width(transformer)
     if coef.shape[0] != width:
@@ -87,9 +90,9 @@ def extract_linear_model(pipeline: object) -> LinearModel:
         block = coef[transformer.output_indices_[name]]
         if fitted == "drop" or not cols:
             continue
-        if isinstance(fitted, StandardScaler):
+        if type(fitted) is StandardScaler:
             bias += _fold_scaler(fitted, cols, block, numeric)
-        elif isinstance(fitted, OneHotEncoder):
+        elif type(fitted) is OneHotEncoder:
             _one_hot_tables(fitted, cols, block, categorical)
         else:
             raise UnsupportedPipelineError(
@@ -108,7 +111,7 @@ def _names(steps: Sequence[object]) -> list[str]:
 
 
 def _logistic_weights(estimator: object) -> tuple[FloatArray, float]:
-    if not isinstance(estimator, LogisticRegression):
+    if not isinstance(estimator, LogisticRegression) or type(estimator) is not LogisticRegression:
         raise UnsupportedPipelineError(f"final step is {type(estimator).__name__}, not LogisticRegression")
     classes = getattr(estimator, "classes_", None)
     if classes is None:
@@ -131,7 +134,10 @@ def _output_width(transformer: ColumnTransformer) -> int:
 def _column_names(name: str, columns: Any) -> list[str]:
     if isinstance(columns, str):
         return [columns]
-    names = list(columns)
+    try:
+        names = list(columns)
+    except TypeError:
+        raise UnsupportedPipelineError(f"transformer {name!r} selects columns by {columns!r}") from None
     if not all(isinstance(c, str) for c in names):
         raise UnsupportedPipelineError(f"transformer {name!r} selects columns by position, not by name")
     return names

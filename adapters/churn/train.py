@@ -100,7 +100,8 @@ def train_model(
         raise TrainArgumentError(f"seed must be >= 0, got {seed}")
     if not 0.0 <= threshold <= 1.0:
         raise TrainArgumentError(f"threshold must be in [0, 1], got {threshold}")
-    out_dir = Path(out_dir)
+    # Resolved so that `--out .` or `--out x/..` still has a real name and parent to stage beside.
+    out_dir = Path(out_dir).resolve()
     check_replaceable(out_dir)
 
     say(f"generating {rows} customers (seed {seed})")

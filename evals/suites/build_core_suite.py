@@ -22,12 +22,13 @@ SEED = 20240501
 SYSTEM = "You are a precise assistant. Answer exactly as asked, with no extra words."
 
 CAPITALS = [
-    ("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Germany", "Berlin"),
-    ("Canada", "Ottawa"), ("Australia", "Canberra"), ("Egypt", "Cairo"), ("Kenya", "Nairobi"), ("Peru", "Lima"),
-    ("Norway", "Oslo"), ("Portugal", "Lisbon"), ("Greece", "Athens"), ("Poland", "Warsaw"), ("Ireland", "Dublin"),
-    ("Argentina", "Buenos Aires"), ("Thailand", "Bangkok"), ("Austria", "Vienna"), ("Sweden", "Stockholm"),
-    ("Finland", "Helsinki"), ("Hungary", "Budapest"), ("Chile", "Santiago"), ("Cuba", "Havana"),
-    ("Vietnam", "Hanoi"), ("Denmark", "Copenhagen"),
+    ("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome"), ("Spain", "Madrid"),
+    ("Germany", "Berlin"), ("Canada", "Ottawa"), ("Australia", "Canberra"), ("Egypt", "Cairo"),
+    ("Kenya", "Nairobi"), ("Peru", "Lima"), ("Norway", "Oslo"), ("Portugal", "Lisbon"),
+    ("Greece", "Athens"), ("Poland", "Warsaw"), ("Ireland", "Dublin"), ("Argentina", "Buenos Aires"),
+    ("Thailand", "Bangkok"), ("Austria", "Vienna"), ("Sweden", "Stockholm"), ("Finland", "Helsinki"),
+    ("Hungary", "Budapest"), ("Chile", "Santiago"), ("Cuba", "Havana"), ("Vietnam", "Hanoi"),
+    ("Denmark", "Copenhagen"),
 ]  # fmt: skip
 SYMBOLS = [
     ("gold", "Au"), ("silver", "Ag"), ("iron", "Fe"), ("sodium", "Na"), ("potassium", "K"), ("lead", "Pb"),
@@ -36,7 +37,11 @@ SYMBOLS = [
 # (question, number, answer sentence)
 CONSTANTS = [
     ("How many days are there in a leap year?", 366, "A leap year has 366 days."),
-    ("At sea level, at what temperature in degrees Celsius does pure water boil?", 100, "It boils at 100 °C."),
+    (
+        "At sea level, at what temperature in degrees Celsius does pure water boil?",
+        100,
+        "It boils at 100 °C.",
+    ),
     ("How many sides does a hexagon have?", 6, "A hexagon has 6 sides."),
     ("How many minutes are there in a day?", 1440, "There are 1,440 minutes in a day."),
     ("How many planets are in the Solar System?", 8, "There are 8 planets."),
@@ -49,7 +54,11 @@ NAMED = [
     ("Who wrote the novel 'Pride and Prejudice'?", "Austen", "Jane Austen wrote it."),
     ("Which planet is the largest in the Solar System?", "Jupiter", "Jupiter is the largest planet."),
     ("Which planet is closest to the Sun?", "Mercury", "Mercury is closest to the Sun."),
-    ("What gas do plants absorb from the air for photosynthesis?", "carbon dioxide", "Carbon dioxide (CO2)."),
+    (
+        "What gas do plants absorb from the air for photosynthesis?",
+        "carbon dioxide",
+        "Plants absorb carbon dioxide.",
+    ),
     ("Which ocean is the largest by area?", "Pacific", "The Pacific Ocean."),
     ("Who developed the theory of general relativity?", "Einstein", "Albert Einstein."),
 ]
@@ -57,8 +66,27 @@ MONTHS = [
     "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
     "November", "December",
 ]  # fmt: skip
-COLOURS = [("red", "#FF0000"), ("green", "#00FF00"), ("blue", "#0000FF"), ("white", "#FFFFFF"), ("black", "#000000")]
-WORDS = ["quick", "brown", "fox", "data", "model", "gate", "silver", "river", "north", "cloud", "stone", "light"]
+COLOURS = [
+    ("red", "#FF0000"),
+    ("green", "#00FF00"),
+    ("blue", "#0000FF"),
+    ("white", "#FFFFFF"),
+    ("black", "#000000"),
+]
+WORDS = [
+    "quick",
+    "brown",
+    "fox",
+    "data",
+    "model",
+    "gate",
+    "silver",
+    "river",
+    "north",
+    "cloud",
+    "stone",
+    "light",
+]
 
 
 def _arithmetic(rng: random.Random) -> list[tuple[dict[str, Any], str]]:
@@ -69,7 +97,12 @@ def _arithmetic(rng: random.Random) -> list[tuple[dict[str, Any], str]]:
         value = a + b if op == "+" else a - b if op == "-" else a * b
         prompt = f"What is {a} {op} {b}? Reply with the number only."
         answer = str(value) if i % 4 else f"{a} {op} {b} = {value}"
-        out.append(({"input": prompt, "expected": value, "scorer": {"type": "numeric"}, "tags": ["arithmetic"]}, answer))
+        out.append(
+            (
+                {"input": prompt, "expected": value, "scorer": {"type": "numeric"}, "tags": ["arithmetic"]},
+                answer,
+            )
+        )
     return out
 
 
@@ -79,13 +112,25 @@ def _facts() -> list[tuple[dict[str, Any], str]]:
         user = f"What is the capital of {country}? Reply with the city name only."
         messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
         scorer = {"type": "exact", "ignore_punctuation": True}
-        out.append(({"input": messages, "expected": city, "scorer": scorer, "tags": ["facts", "capital"]}, f"{city}."))
+        out.append(
+            (
+                {"input": messages, "expected": city, "scorer": scorer, "tags": ["facts", "capital"]},
+                f"{city}.",
+            )
+        )
     for element, symbol in SYMBOLS:
         prompt = f"What is the chemical symbol for {element}? Reply with the symbol only."
         scorer = {"type": "exact", "ignore_case": False}
-        out.append(({"input": prompt, "expected": symbol, "scorer": scorer, "tags": ["facts", "chemistry"]}, symbol))
+        out.append(
+            ({"input": prompt, "expected": symbol, "scorer": scorer, "tags": ["facts", "chemistry"]}, symbol)
+        )
     for question, number, answer in CONSTANTS:
-        out.append(({"input": question, "expected": number, "scorer": {"type": "numeric"}, "tags": ["facts"]}, answer))
+        out.append(
+            (
+                {"input": question, "expected": number, "scorer": {"type": "numeric"}, "tags": ["facts"]},
+                answer,
+            )
+        )
     for question, needle, answer in NAMED:
         out.append(({"input": question, "expected": needle, "scorer": "contains", "tags": ["facts"]}, answer))
     return out
@@ -96,14 +141,19 @@ def _json_items(rng: random.Random) -> list[tuple[dict[str, Any], str]]:
     names = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Dennis"]
     for i, name in enumerate(names):
         age = rng.randint(20, 90)
-        prompt = f'Return a JSON object with keys "name" and "age" for a person named {name} aged {age}. JSON only.'
+        prompt = f'Return a JSON object with keys "name" and "age" for {name}, aged {age}. JSON only.'
         obj = {"name": name, "age": age}
         answer = json.dumps(obj) if i % 2 else "```json\n" + json.dumps(obj, indent=2) + "\n```"
         out.append(({"input": prompt, "expected": obj, "scorer": "json_match", "tags": ["json"]}, answer))
     for n in range(3, 8):
         primes = [p for p in range(2, 60) if all(p % d for d in range(2, p))][:n]
         prompt = f"Return the first {n} prime numbers as a JSON array of integers. JSON only."
-        out.append(({"input": prompt, "expected": primes, "scorer": "json_match", "tags": ["json"]}, json.dumps(primes)))
+        out.append(
+            (
+                {"input": prompt, "expected": primes, "scorer": "json_match", "tags": ["json"]},
+                json.dumps(primes),
+            )
+        )
     for country, city in CAPITALS[20:]:
         prompt = (
             f'Return a JSON object with string keys "country" and "capital" for {country}, '
@@ -120,7 +170,12 @@ def _json_items(rng: random.Random) -> list[tuple[dict[str, Any], str]]:
             },
         }
         answer = json.dumps({"country": country, "capital": city, "is_capital": True})
-        out.append(({"input": prompt, "expected": schema, "scorer": "json_schema", "tags": ["json", "schema"]}, answer))
+        out.append(
+            (
+                {"input": prompt, "expected": schema, "scorer": "json_schema", "tags": ["json", "schema"]},
+                answer,
+            )
+        )
     return out
 
 
@@ -150,7 +205,12 @@ def _formats(rng: random.Random) -> list[tuple[dict[str, Any], str]]:
     for name, code in COLOURS:
         prompt = f"Give the hex colour code of pure {name} in #RRGGBB form. Code only."
         scorer = {"type": "regex", "fullmatch": True, "ignore_case": True}
-        out.append(({"input": prompt, "expected": code, "scorer": scorer, "tags": ["format", "colour"]}, code.lower()))
+        out.append(
+            (
+                {"input": prompt, "expected": code, "scorer": scorer, "tags": ["format", "colour"]},
+                code.lower(),
+            )
+        )
     for _ in range(10):
         words = rng.sample(WORDS, 3)
         title = " ".join(w.capitalize() for w in words)

@@ -12,7 +12,7 @@ here. The Redis client connects lazily, on the first command; `close()` closes i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from gateway.budget.ledger import SpendLedger
 
@@ -26,6 +26,8 @@ def create_ledger(
     redis_url: str | None,
     reservation_ttl_s: float,
     redis_key_prefix: str = "modelgate:budget:",
+    redis_max_connections: int = 32,
+    redis_pool_timeout_s: float = 5.0,
 ) -> SpendLedger:
     """A ready ledger for `backend`; ValueError names the missing or bad setting."""
     if backend == "sqlite":
@@ -40,7 +42,14 @@ def create_ledger(
         # Imported here so a SQLite-only deployment never imports redis.
         import redis.asyncio
 
-        client = redis.asyncio.Redis.from_url(redis_url)
+        # A blocking pool: under a burst, requests queue for one of `redis_max_connections` connections
+        # (each script takes ~0.1 ms) instead of failing with "Too many connections" as the default pool
+        # does past its limit. Waiting longer than `redis_pool_timeout_s` raises LedgerUnavailable.
+        pool: Any = redis.asyncio.BlockingConnectionPool.from_url(
+            redis_url, max_connections=redis_max_connections, timeout=redis_pool_timeout_s
+        )
+        # from_pool is redis>=5 (the client owns the pool and closes it); types-redis 4.6 lacks it.
+        client = redis.asyncio.Redis.from_pool(pool)  # type: ignore[attr-defined]
         from gateway.budget.redis_store import RedisLedger
 
         return RedisLedger(

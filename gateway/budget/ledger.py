@@ -173,11 +173,18 @@ class SpendLedger(Protocol):
     """Where per-tenant spend is held and committed. `SqliteLedger` and `RedisLedger` implement it."""
 
     async def reserve(self, tenant: str, amount_usd: float, budget: Budget, *, now: datetime) -> Reservation:
-        """Atomically check both windows and hold `amount_usd`; raise `BudgetExceeded` naming the window."""
+        """Atomically check both windows and hold `amount_usd`; raise `BudgetExceeded` naming the window.
+
+        If the calling task is cancelled mid-call, a hold the store may already have made is released.
+        """
         ...
 
     async def settle(self, reservation: Reservation, actual_usd: float) -> None:
-        """Replace the held amount by the actual cost (which may exceed it). A second call is a no-op."""
+        """Replace the held amount by the actual cost (which may exceed it). A second call is a no-op.
+
+        It lands even if the calling task is cancelled while it runs (a client that disconnects mid-stream
+        still cost what was generated), so the route need not shield it.
+        """
         ...
 
     async def release(self, reservation: Reservation) -> None:

@@ -95,21 +95,23 @@ def _text_tokens(text: str) -> int:
     else:
         n_ascii = len(text.encode("ascii", "ignore"))
         extra_bytes = len(text.encode("utf-8", "surrogatepass")) - n_chars
-    digits = sum(text.count(d) for d in "0123456789")
+    digits = sum(map(text.count, "0123456789"))
     return math.ceil((n_ascii - digits) / ASCII_CHARS_PER_TOKEN) + digits + extra_bytes
 
 
-def _leaf_tokens(value: Any) -> int:
+def _leaf_tokens(value: Any, *, with_keys: bool) -> int:
     """Tokens of every string inside a JSON value (message content parts, tool calls, names).
 
-    Mapping keys count too: a tool's JSON schema is rendered into the prompt, property names included.
+    `with_keys` counts mapping keys too: a tool's JSON schema is rendered into the prompt, property names
+    included, while a message's own keys (`role`, `content`) are replaced by the chat template.
     """
     if isinstance(value, str):
         return _text_tokens(value)
     if isinstance(value, Mapping):
-        return sum(_text_tokens(str(k)) + _leaf_tokens(v) for k, v in value.items())
+        total = sum(_leaf_tokens(v, with_keys=with_keys) for v in value.values())
+        return total + (sum(_text_tokens(str(k)) for k in value) if with_keys else 0)
     if isinstance(value, list | tuple):
-        return sum(_leaf_tokens(v) for v in value)
+        return sum(_leaf_tokens(v, with_keys=with_keys) for v in value)
     if value is None or isinstance(value, bool):
         return 0
     # Numbers rendered into the prompt (tool arguments, schema bounds): their digits.
@@ -147,10 +149,10 @@ def estimate_input_tokens(payload: Mapping[str, Any]) -> int:
         messages = payload["messages"]
         if not isinstance(messages, list):
             raise ValueError("messages must be a list")
-        total = sum(MESSAGE_OVERHEAD_TOKENS + _leaf_tokens(m) for m in messages)
+        total = sum(MESSAGE_OVERHEAD_TOKENS + _leaf_tokens(m, with_keys=False) for m in messages)
         for key in ("tools", "functions"):
             if payload.get(key):
-                total += _leaf_tokens(payload[key]) + MESSAGE_OVERHEAD_TOKENS
+                total += _leaf_tokens(payload[key], with_keys=True) + MESSAGE_OVERHEAD_TOKENS
     elif "prompt" in payload:
         total = _prompt_tokens(payload["prompt"])
     else:

@@ -14,6 +14,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from adapters.vllm.errors import UpstreamFailure, UpstreamTimeoutError
@@ -32,7 +33,9 @@ _HEADERS = [
 ]
 
 
-class StreamRelay:
+class StreamRelay(Response):
+    """A Response (so FastAPI hands it to the server untouched) that writes its own ASGI messages."""
+
     def __init__(
         self,
         service: LLMService,
@@ -46,8 +49,10 @@ class StreamRelay:
         self.call = call
         self.upstream = upstream
         self.lines = lines
-        self.headers = _HEADERS + (extra_headers or [])
+        self.stream_headers = _HEADERS + (extra_headers or [])
         self.meter = StreamMeter(call.request.client_wants_usage, keep_text=service.keeps_text)
+        self.status_code = 200
+        self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         relay_task = asyncio.current_task()
@@ -68,7 +73,7 @@ class StreamRelay:
         sent_text_chunks = 0
         meter = self.meter
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            await send({"type": "http.response.start", "status": 200, "headers": self.stream_headers})
             async with asyncio.timeout(self.service.settings.llm.total_timeout_s):
                 async for line in self.lines:
                     before = meter.chunks_with_text

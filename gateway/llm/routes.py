@@ -52,7 +52,7 @@ async def _complete(request: Request, services: Services, tenant: TenantDep, req
             except BaseException:
                 await stack.aclose()
                 raise
-            return StreamRelay(svc, call, stack, lines)  # type: ignore[return-value]
+            return StreamRelay(svc, call, stack, lines)
         async with asyncio.timeout(svc.settings.llm.total_timeout_s):
             body = await svc.upstream.post_json(path, req.upstream_body(), headers)
     except TimeoutError:

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 _FREE = Price(0.0, 0.0)
 _PROPAGATOR = TraceContextTextMapPropagator()
+# The ledger says daily/monthly; metric labels say day/month, like modelgate_tenant_spend_usd{window}.
+_WINDOW_LABEL = {"daily": "day", "monthly": "month"}
 
 
 @dataclass
@@ -113,11 +115,12 @@ class LLMService:
             try:
                 reservation = await self.ledger.reserve(tenant.name, amount, budget, now=now)
             except LedgerBudgetExceeded as exc:
-                self.metrics.budget_refusals.labels(self.metrics.tenant_label(tenant.name), exc.window).inc()
+                window = _WINDOW_LABEL[exc.window]
+                self.metrics.budget_refusals.labels(self.metrics.tenant_label(tenant.name), window).inc()
                 self.metrics.llm_requests.labels(self.metrics.tenant_label(tenant.name), model_label, "429").inc()
                 raise BudgetExceeded(
                     f"tenant {tenant.name!r}: this request could cost up to ${amount:.6f}, which would exceed the "
-                    f"{exc.window} budget of ${exc.limit_usd:.2f} (spent ${exc.spent_usd:.6f}); "
+                    f"{window} budget of ${exc.limit_usd:.2f} (spent ${exc.spent_usd:.6f}); "
                     "lower max_tokens or raise the budget",
                     param="max_tokens",
                 ) from None

@@ -136,13 +136,14 @@ def genai_response_attributes(
     *,
     cost_usd: float | None = None,
     ttft_s: float | None = None,
-    started_at: float | None = None,
+    start_time_ns: int | None = None,
     usage_estimated: bool = False,
 ) -> Attributes:
     """Attributes known when the response (or the stream) has ended.
 
-    `ttft_s` is the time to the first content chunk, for streaming requests; with `started_at` (epoch
-    seconds when the upstream call was issued) it also gives Langfuse's completion start time.
+    `ttft_s` is the time to the first content chunk, for streaming requests; with `start_time_ns` (the
+    span's start, epoch nanoseconds: `span.start_time` on an SDK span) it also gives Langfuse's
+    completion start time.
     `usage_estimated` marks token counts the gateway counted itself because the upstream sent none.
     """
     attrs: Attributes = {}
@@ -163,8 +164,8 @@ def genai_response_attributes(
         attrs["gen_ai.usage.cost"] = float(cost_usd)
     if ttft_s is not None:
         attrs["gen_ai.response.time_to_first_chunk"] = float(ttft_s)
-        if started_at is not None:
-            first = datetime.fromtimestamp(started_at + ttft_s, tz=UTC)
+        if start_time_ns is not None:
+            first = datetime.fromtimestamp(start_time_ns / 1e9 + ttft_s, tz=UTC)
             attrs["langfuse.observation.completion_start_time"] = first.isoformat(timespec="microseconds")
     return attrs
 

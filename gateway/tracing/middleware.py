@@ -16,8 +16,8 @@ their last byte), following the stable HTTP server conventions
 from __future__ import annotations
 
 import logging
-from contextvars import Token
 from collections.abc import Collection, Iterable
+from contextvars import Token
 from typing import Any
 
 from opentelemetry import context as otel_context

@@ -106,12 +106,13 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _input_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean "bad input" (exit 2, one line), OSError included: a path that cannot be used."""
     from adapters.churn.artifact import ArtifactError
     from monitoring.config import ConfigFileError
     from monitoring.drift.errors import DriftInputError
     from monitoring.log_window import LogWindowError
 
-    return (DriftInputError, LogWindowError, ConfigFileError, ArtifactError)
+    return (DriftInputError, LogWindowError, ConfigFileError, ArtifactError, OSError)
 
 
 def _emit(summary: dict[str, Any], target: Path | None) -> None:
@@ -179,7 +180,7 @@ def _check(args: argparse.Namespace) -> int:
     try:
         code, summary, metrics = _judge(args, cfg, say)
         _emit(summary, args.json)
-    except (*errors, OSError) as exc:
+    except errors as exc:
         say(f"error: {_one_line(exc)}")
         code, metrics = 2, []
     except Exception as exc:
@@ -220,7 +221,7 @@ def _simulate(args: argparse.Namespace) -> int:
             tenants=[t.strip() for t in args.tenants.split(",") if t.strip()],
             say=say,
         )
-    except (*_input_errors(), OSError) as exc:
+    except _input_errors() as exc:
         say(f"error: {_one_line(exc)}")
         return 2
     summary = {

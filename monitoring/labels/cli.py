@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,7 +47,9 @@ def _parser() -> _Parser:
     ingest.add_argument("--config", help="modelgate.yaml (default: $MODELGATE_CONFIG, ./modelgate.yaml)")
     ingest.add_argument("--id-column", help="column holding the customer id (default customer_id)")
     ingest.add_argument("--label-column", help="column holding the outcome (default churned)")
-    ingest.add_argument("--known-at-column", help="column holding the date it became known (default known_at)")
+    ingest.add_argument(
+        "--known-at-column", help="column holding the date it became known (default known_at)"
+    )
     ingest.add_argument("--delimiter", default=",", help="CSV field delimiter (default ,)")
 
     sim = sub.add_parser("simulate", help="write a billing export for the logged traffic (demo, tests)")
@@ -68,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except SystemExit as exc:  # --help has printed the help
+        return exc.code if isinstance(exc.code, int) else 0
     if args.command == "ingest":
         return _ingest(args)
     return _simulate(args)
@@ -113,7 +116,9 @@ def _ingest_with(cfg: MonitoringConfig, args: argparse.Namespace, run: JobRun) -
     metrics = [
         JobMetric("modelgate_labels_ingested_rows", "Label records the last ingest added.", labels, added),
         JobMetric(
-            "modelgate_labels_duplicate_rows", "Usable rows the last ingest found already stored.", labels,
+            "modelgate_labels_duplicate_rows",
+            "Usable rows the last ingest found already stored.",
+            labels,
             duplicates,
         ),
         JobMetric(
@@ -126,7 +131,7 @@ def _ingest_with(cfg: MonitoringConfig, args: argparse.Namespace, run: JobRun) -
 
 def _simulate(args: argparse.Namespace) -> int:
     from monitoring.labels.simulate import simulate_billing_export  # imports the generator
-    from monitoring.log_window import read_window
+    from monitoring.log_window import LogWindowError, list_versions, read_window
 
     try:
         cfg = load_monitoring_config(args.config)
@@ -141,12 +146,23 @@ def _simulate(args: argparse.Namespace) -> int:
         from adapters.churn.schema import FEATURE_NAMES
 
         # The log is read up to now whatever --as-of says: outcomes known after it are dropped below.
-        window = read_window(cfg.prediction_log_uri, days=args.days, columns=["ts", "customer_id", *FEATURE_NAMES])
-        rows = _frame(window.table)
+        # read_window returns one model version at a time; a billing export covers every customer.
+        columns = ["ts", "customer_id", *FEATURE_NAMES]
+        frames = [
+            read_window(
+                cfg.prediction_log_uri, days=args.days, model_version=v, columns=columns
+            ).table.to_pandas()
+            for v in list_versions(cfg.prediction_log_uri, args.days)
+        ]
+        if not frames:
+            raise UsageError(
+                f"the prediction log {cfg.prediction_log_uri} has no rows in the last {args.days} days"
+            )
+        rows = pd.concat(frames, ignore_index=True)
         export = simulate_billing_export(
             rows, delay_days=args.delay_days, concept_shift=args.concept_shift, as_of=as_of, seed=args.seed
         )
-    except (ConfigFileError, UsageError, ValueError) as exc:
+    except (ConfigFileError, UsageError, LogWindowError, ValueError) as exc:
         print(f"modelgate labels simulate: {exc}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -176,15 +192,6 @@ def _timestamp(text: str) -> pd.Timestamp:
     except ValueError:
         raise UsageError(f"--as-of {text!r} is not an ISO date") from None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _frame(table: object) -> pd.DataFrame:
-    """The window's rows as a DataFrame, whether the reader hands back Arrow or pandas."""
-    if isinstance(table, pd.DataFrame):
-        return table
-    if isinstance(table, pa.Table):
-        return table.to_pandas()
-    raise TypeError(f"unexpected window table type {type(table).__name__}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +89,7 @@ class ParsedLabels:
         return dict(Counter(b.reason for b in self.bad))
 
     def bad_summary(self, max_lines: int = 10) -> list[str]:
-        """One line per reason: `<count> rows <reason> (lines 3, 9, ... +N more)`."""
+        """One line per reason, alphabetical: `<count> rows <reason> (lines 3, 9, ... +N more)`."""
         by_reason: dict[str, list[int]] = {}
         for b in self.bad:
             by_reason.setdefault(b.reason, []).append(b.line)
@@ -96,7 +97,8 @@ class ParsedLabels:
         for reason, lines in sorted(by_reason.items()):
             shown = ", ".join(str(n) for n in lines[:max_lines])
             more = f" +{len(lines) - max_lines} more" if len(lines) > max_lines else ""
-            out.append(f"{len(lines)} rows {reason} ({self.line_kind}s {shown}{more})")
+            noun = "row" if len(lines) == 1 else "rows"
+            out.append(f"{len(lines)} {noun} {reason} ({self.line_kind}s {shown}{more})")
         return out
 
 
@@ -160,10 +162,8 @@ def _cell_text(value: object) -> str | None:
     """A Parquet cell as the text a CSV would hold; dates and timestamps in ISO form."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return None
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, (pd.Timestamp, datetime, date)):
         return value.isoformat()
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat())
     return str(value)
 
 

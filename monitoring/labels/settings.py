@@ -1,10 +1,10 @@
 """`monitoring.labels` in modelgate.yaml: export column names and the join's horizon, validated.
 
-    monitoring:
-      labels:
-        columns: {customer_id: cust_no, churned: status, known_at: closed_on}   # billing's names
-        horizon_days: 30            # the model predicts churn within this many days
-        delay_allowance_days: 7     # billing may report an outcome up to this many days late
+monitoring:
+  labels:
+    columns: {customer_id: cust_no, churned: status, known_at: closed_on}   # billing's names
+    horizon_days: 30            # the model predicts churn within this many days
+    delay_allowance_days: 7     # billing may report an outcome up to this many days late
 """
 
 from __future__ import annotations

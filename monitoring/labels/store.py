@@ -8,11 +8,13 @@ Layout, next to the prediction log (`monitoring.labels_uri`, default `<data_dir>
 
 Ingest only appends records whose (customer_id, known_at, churned) is not stored yet, so ingesting the
 same export twice writes nothing, and a retry after a crash writes only what is missing. Nothing is ever
-rewritten: `resolve_latest` picks each customer's current label at read time — the newest by `known_at`,
-then by `ingested_at` (a corrected export ingested later wins), then by line.
+rewritten: corrections are resolved at read time. `current_labels` keeps, for each customer and `known_at`,
+the record ingested last (a corrected export wins over the original, whatever order lines had), and the
+join then takes, per prediction, the newest of its customer's labels inside the prediction's window —
+newest by `known_at`, then by ingestion (docs/labels.md).
 
     added = append_records(uri, parsed.records, source="billing.csv", ingested_at=now)
-    labels = resolve_latest(read_records(uri))      # one row per customer
+    labels = current_labels(read_records(uri))      # one row per (customer_id, known_at)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-__all__ = ["LABEL_SCHEMA", "append_records", "new_records", "read_records", "resolve_latest"]
+__all__ = ["LABEL_SCHEMA", "append_records", "current_labels", "new_records", "read_records"]
 
 LABEL_SCHEMA = pa.schema(
     [
@@ -117,13 +119,14 @@ def append_records(uri: str, records: pd.DataFrame, *, source: str, ingested_at:
     return len(frame)
 
 
-def resolve_latest(records: pd.DataFrame) -> pd.DataFrame:
-    """One label per customer: the newest by known_at, then ingested_at, then line. Pure.
+def current_labels(records: pd.DataFrame) -> pd.DataFrame:
+    """One label per (customer_id, known_at): the record ingested last (then the later line). Pure.
 
-    Returns customer_id, churned, known_at (sorted by customer_id).
+    Returns customer_id, churned, known_at, ingested_at, sorted by customer_id then known_at.
     """
+    columns = ["customer_id", "churned", "known_at", "ingested_at"]
     if records.empty:
-        return records.reindex(columns=["customer_id", "churned", "known_at"]).reset_index(drop=True)
+        return records.reindex(columns=columns).reset_index(drop=True)
     order = records.sort_values(["customer_id", "known_at", "ingested_at", "line"], kind="mergesort")
-    latest = order.drop_duplicates("customer_id", keep="last")
-    return latest[["customer_id", "churned", "known_at"]].reset_index(drop=True)
+    latest = order.drop_duplicates(["customer_id", "known_at"], keep="last")
+    return latest[columns].reset_index(drop=True)

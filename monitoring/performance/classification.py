@@ -56,7 +56,9 @@ def weighted_auc(
         numerator = numerator - 0.5 * self_pairs
         denominator = denominator - self_pairs
     with np.errstate(invalid="ignore", divide="ignore"):
-        result: FloatArray = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+        result: FloatArray = np.where(
+            denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan
+        )
     return result
 
 
@@ -130,7 +132,9 @@ def bootstrap_auc_interval(
     y = np.asarray(labels, dtype=np.float64)
     if n_boot < 1 or len(s) == 0:
         return None
-    codes = np.unique(np.asarray(clusters), return_inverse=True)[1] if clusters is not None else np.arange(len(s))
+    codes = (
+        np.unique(np.asarray(clusters), return_inverse=True)[1] if clusters is not None else np.arange(len(s))
+    )
     n_clusters = int(codes.max()) + 1
     rng = np.random.default_rng(seed)
     values: list[FloatArray] = []

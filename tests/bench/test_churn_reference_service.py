@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.churn.artifact import load_metadata
 from adapters.churn.predictor import ChurnPredictor
-from adapters.churn.train import train_model
 from bench.churn_reference_service import create_app, main
 
 CUSTOMER = {
@@ -23,9 +23,9 @@ CUSTOMER = {
 }
 
 
-def test_predict_scores_logs_and_counts(tmp_path: Path) -> None:
-    artifact = tmp_path / "churn"
-    meta = train_model(artifact, rows=600, seed=4)
+def test_predict_scores_logs_and_counts(tmp_path: Path, churn_artifact: Path) -> None:
+    artifact = churn_artifact
+    meta = load_metadata(artifact)
     log = tmp_path / "ref.jsonl"
     expected = ChurnPredictor.load(artifact).predict_one(CUSTOMER)
     with TestClient(create_app(artifact, log)) as client:

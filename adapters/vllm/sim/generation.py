@@ -164,7 +164,7 @@ class Generation:
         plan = self._plan(req, faults.wrong_rate, drop)
         try:
             if req.stream:
-                timings = await self._stream(send, req, plan, arrival)
+                timings = await self._stream(send, receive, req, plan, arrival)
             else:
                 timings = await self._respond(send, req, plan, arrival)
         except BaseException as exc:
@@ -247,7 +247,7 @@ class Generation:
         return queue_time, queue_time + ttft
 
     async def _stream(
-        self, send: Send, req: GenerationRequest, plan: _Plan, arrival: float
+        self, send: Send, receive: Receive, req: GenerationRequest, plan: _Plan, arrival: float
     ) -> tuple[float, float]:
         # Headers go out before queueing, as vLLM's StreamingResponse sends them before the first token.
         await send(_SSE_START)
@@ -258,6 +258,9 @@ class Generation:
         drop_at = n // 2 if plan.drop else -1
         parts: list[str] = [enc.role()] if req.chat else []
         first_token_at = 0.0
+        # vLLM aborts a request whose client went away; so does the simulator, when tokens are paced
+        # (with no pacing the whole answer is one write and there is nothing left to abort).
+        watcher = asyncio.ensure_future(_until_disconnect(receive)) if self._itl > 0.0 else None
         if not self._gate.try_acquire():
             await self._gate.acquire()
         try:
@@ -277,18 +280,23 @@ class Generation:
                         )
                         parts.clear()
                         await asyncio.sleep(itl)
+                        if watcher is not None and watcher.done():
+                            metrics.finished("abort", req.prompt_tokens, i)
+                            return queue_time, first_token_at - arrival
                 if i == drop_at:
-                    await self._drop(send, parts, req, i)
+                    await self._drop(send, parts, req, plan, i)
                 parts.append(enc.last(token, plan.finish_reason) if i == n - 1 else enc.token(token))
                 if i == 0:
                     first_token_at = _perf()
             if plan.drop:
-                await self._drop(send, parts, req, n)
+                await self._drop(send, parts, req, plan, n)
             if n == 0:
                 parts.append(enc.last("", plan.finish_reason))
                 first_token_at = _perf()
         finally:
             self._gate.release()
+            if watcher is not None:
+                watcher.cancel()
         if req.include_usage:
             parts.append(enc.usage(req.prompt_tokens, n))
         parts.append(DONE)
@@ -298,12 +306,14 @@ class Generation:
         metrics.finished(plan.finish_reason, req.prompt_tokens, n)
         return queue_time, first_token_at - arrival
 
-    async def _drop(self, send: Send, parts: list[str], req: GenerationRequest, sent_tokens: int) -> None:
+    async def _drop(
+        self, send: Send, parts: list[str], req: GenerationRequest, plan: _Plan, sent_tokens: int
+    ) -> None:
         if parts:
             await send({"type": "http.response.body", "body": "".join(parts).encode(), "more_body": True})
         self._metrics.faults["drop"] += 1
         self._metrics.finished("abort", req.prompt_tokens, sent_tokens)
-        raise SimulatedDrop(req.model)
+        raise SimulatedDrop(plan.request_id)
 
     def _span_attributes(
         self,

@@ -15,18 +15,18 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
-from adapters.churn.artifact import ArtifactError, ArtifactMetadata, UnsupportedPipelineError
+from adapters.churn.artifact import ArtifactError, ArtifactMetadata, UnsupportedPipelineError, load_metadata
 from adapters.churn.generator import ShiftSpec, generate_customers, generate_labelled
 from adapters.churn.predictor import ChurnPredictor
 from adapters.churn.protocol import Predictor
 from adapters.churn.schema import CATEGORICAL_FEATURES, CATEGORIES, FEATURE_NAMES, NUMERIC_FEATURES
-from adapters.churn.train import build_pipeline, train_model
+from adapters.churn.train import build_pipeline
 
 
 @pytest.fixture(scope="module")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ArtifactMetadata]:
-    out = tmp_path_factory.mktemp("predictor") / "churn"
-    return out, train_model(out, rows=3000, seed=21)
+def artifact(churn_artifact: Path) -> tuple[Path, ArtifactMetadata]:
+    """The session's shared trained artifact (tests/conftest.py) and its metadata."""
+    return churn_artifact, load_metadata(churn_artifact)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,8 @@ def test_load_exposes_version_threshold_metadata_and_the_protocol(
 ) -> None:
     out, meta = artifact
     predictor = ChurnPredictor.load(out)
-    assert isinstance(predictor, Predictor)
+    as_protocol: Predictor = predictor  # mypy checks the structural match; isinstance checks it at runtime
+    assert isinstance(as_protocol, Predictor)
     assert predictor.version == meta.version
     assert predictor.threshold == meta.threshold == 0.5
     assert predictor.metadata == meta
@@ -159,6 +160,15 @@ def _unsupported_pipelines() -> dict[str, Any]:
             ("lr", LogisticRegression(max_iter=1000)),
         ]
     )
+
+    class Calibrated(LogisticRegression):  # type: ignore[misc]
+        """Overrides predict_proba, so its weights alone do not give its answers."""
+
+        def predict_proba(self, X: Any) -> Any:
+            return super().predict_proba(X) ** 0.5
+
+    subclassed = build_pipeline()
+    subclassed.steps[-1] = ("model", Calibrated(max_iter=1000))
     return {
         "a RandomForest": (forest, "RandomForestClassifier"),
         "an extra step": (three_steps, "steps"),
@@ -171,6 +181,11 @@ def _unsupported_pipelines() -> dict[str, Any]:
             "infrequent",
         ),
         "a feature left out": (no_tickets, "support_tickets"),
+        "transformer weights": (
+            with_features(StandardScaler(), OneHotEncoder(categories=cats), transformer_weights={"num": 2.0}),
+            "transformer_weights",
+        ),
+        "a LogisticRegression subclass": (subclassed, "Calibrated"),
     }
 
 
@@ -183,7 +198,7 @@ def test_refuses_pipelines_it_does_not_understand(case: str, training: pd.DataFr
 
 
 def test_refuses_a_bare_estimator_and_an_unfitted_pipeline(training: pd.DataFrame) -> None:
-    lr = LogisticRegression().fit(training[list(NUMERIC_FEATURES)], training["churned"])
+    lr = LogisticRegression().fit(training[["tenure_months", "support_tickets"]], training["churned"])
     with pytest.raises(UnsupportedPipelineError, match="Pipeline"):
         ChurnPredictor.from_pipeline(lr, version="t")
     with pytest.raises(UnsupportedPipelineError, match="not fitted"):

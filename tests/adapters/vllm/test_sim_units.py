@@ -90,12 +90,13 @@ def test_faults_update_validates() -> None:
     assert (faults.fail_rate, faults.wrong_rate, faults.status) == (0.2, 0.1, 500)
     updated = faults.updated({"status": 503, "drop_rate": 0.5})
     assert (updated.status, updated.drop_rate, updated.fail_rate) == (503, 0.5, 0.2)
-    for patch, fragment in [
+    bad: list[tuple[dict[str, object], str]] = [
         ({"status": 404}, "status must be one of"),
         ({"fail_rate": 1.5}, "between 0 and 1"),
         ({"bogus": 1}, "unknown fault setting"),
         ({"hang_rate": "x"}, "must be a number"),
-    ]:
+    ]
+    for patch, fragment in bad:
         with pytest.raises(ValueError, match=fragment):
             faults.updated(patch)
 

@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis.asyncio
 
+from gateway.budget.factory import create_ledger
 from gateway.budget.ledger import SpendLedger
-from gateway.budget.redis_store import RedisLedger
-from gateway.budget.sqlite_store import SqliteLedger
 
 
 @dataclass(frozen=True)
@@ -101,23 +99,22 @@ LedgerFactory = Callable[..., SpendLedger]
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.integration)])
 def open_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerFactory:
-    """Opens a ledger on this test's store; every ledger it opens shares the same file / key prefix.
-
-    Call it inside the running event loop (the Redis client binds to the loop that uses it).
+    """Opens a ledger (through `create_ledger`) on this test's store: every ledger it opens shares the same
+    SQLite file or Redis key prefix. Call it inside the running event loop: a Redis client binds to the
+    loop that first uses it.
     """
-    if request.param == "sqlite":
-        path = tmp_path / "budget.sqlite3"
-
-        def sqlite(reservation_ttl_s: float = 600) -> SpendLedger:
-            return SqliteLedger(path, reservation_ttl_s=reservation_ttl_s)
-
-        return sqlite
-
-    server: RedisServer = request.getfixturevalue("redis_server")
+    backend = request.param
+    path = tmp_path / "budget.sqlite3"
+    url = request.getfixturevalue("redis_server").url if backend == "redis" else None
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
 
-    def redis_ledger(reservation_ttl_s: float = 600) -> SpendLedger:
-        client = redis.asyncio.Redis.from_url(server.url)
-        return RedisLedger(client, key_prefix=prefix, reservation_ttl_s=reservation_ttl_s, owns_client=True)
+    def open_(reservation_ttl_s: float = 600) -> SpendLedger:
+        return create_ledger(
+            backend,
+            sqlite_path=path,
+            redis_url=url,
+            reservation_ttl_s=reservation_ttl_s,
+            redis_key_prefix=prefix,
+        )
 
-    return redis_ledger
+    return open_

@@ -13,15 +13,14 @@ import json
 import random
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-import redis.asyncio
 
+from gateway.budget.factory import create_ledger
 from gateway.budget.ledger import Budget, BudgetExceeded, SpendLedger
-from gateway.budget.redis_store import RedisLedger
 from gateway.budget.sqlite_store import SqliteLedger
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
@@ -142,8 +141,9 @@ async def main(path, n):
     await asyncio.to_thread(sys.stdin.readline)
     now = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
     admitted, refused = 0, []
-    async def request():
+    async def request(i):
         nonlocal admitted
+        await asyncio.sleep(i * 0.002)  # arrivals spread over 0.2 s, interleaved with the other process
         try:
             r = await ledger.reserve("acme", 1.0, Budget(daily_usd=50.0, monthly_usd=None), now=now)
         except BudgetExceeded as exc:
@@ -152,7 +152,7 @@ async def main(path, n):
         admitted += 1
         await asyncio.sleep(0.002)
         await ledger.settle(r, 1.0)
-    await asyncio.gather(*(request() for _ in range(n)))
+    await asyncio.gather(*(request(i) for i in range(n)))
     await ledger.close()
     print(json.dumps({"admitted": admitted, "refused": refused}), flush=True)
 
@@ -164,16 +164,22 @@ def test_two_processes_sharing_one_sqlite_file_admit_exactly_the_budget(tmp_path
     path = tmp_path / "shared.sqlite3"
     cmd = [sys.executable, "-c", _WORKER, str(path), str(N_REQUESTS // 2)]
     procs = [
-        subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(2)
     ]
     try:
         for p in procs:
             assert p.stdout is not None
             assert p.stdout.readline().strip() == "ready", p.stderr.read() if p.stderr else ""
+        for p in procs:  # both "go" before either is waited on, so they race
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
         results = []
         for p in procs:
-            out, err = p.communicate("go\n", timeout=60)
+            out, err = p.communicate(timeout=60)
             assert p.returncode == 0, err
             results.append(json.loads(out.strip().splitlines()[-1]))
     finally:
@@ -199,9 +205,15 @@ def test_two_processes_sharing_one_sqlite_file_admit_exactly_the_budget(tmp_path
 @pytest.mark.integration
 def test_two_redis_replicas_admit_exactly_the_budget(redis_server):
     async def main() -> None:
-        prefix = f"test-concurrency-{random.randrange(1 << 30)}:"
-        ledgers: list[SpendLedger] = [
-            RedisLedger(redis.asyncio.Redis.from_url(redis_server.url), key_prefix=prefix, owns_client=True)
+        prefix = f"test-concurrency-{uuid.uuid4().hex[:12]}:"
+        ledgers = [
+            create_ledger(
+                "redis",
+                sqlite_path=None,
+                redis_url=redis_server.url,
+                reservation_ttl_s=600,
+                redis_key_prefix=prefix,
+            )
             for _ in range(2)
         ]
         try:

@@ -235,3 +235,34 @@ def test_a_reservation_expired_for_longer_than_the_grace_is_forgotten(open_ledge
             await ledger.close()
 
     asyncio.run(main())
+
+
+def test_cancelled_callers_neither_leak_a_hold_nor_lose_a_settle(open_ledger):
+    async def client_gone(call: Awaitable[object]) -> None:
+        # Like a request task in an anyio scope that was cancelled when its client disconnected: the
+        # first await inside the ledger call that really suspends raises CancelledError.
+        current = asyncio.current_task()
+        assert current is not None
+        current.cancel()
+        await call
+
+    async def main() -> None:
+        first = open_ledger()
+        kept = await first.reserve("acme", 0.5, DAILY_1, now=T0)
+        await first.close()
+
+        ledger = open_ledger()  # fresh: its first Redis command must connect, a real suspension point
+        settling = asyncio.create_task(client_gone(ledger.settle(kept, 0.4)))
+        reserving = asyncio.create_task(client_gone(ledger.reserve("acme", 0.3, DAILY_1, now=T0)))
+        outcomes = await asyncio.gather(settling, reserving, return_exceptions=True)
+        assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+        await ledger.close()  # lets what the ledger still owes finish
+
+        reopened = open_ledger()
+        try:
+            snap = await reopened.spend("acme", now=T0)
+            assert (snap.day_committed_usd, snap.day_reserved_usd) == (0.4, 0.0)
+        finally:
+            await reopened.close()
+
+    asyncio.run(main())
