@@ -31,7 +31,8 @@ from gateway.metrics import GatewayMetrics
 from gateway.middleware import BodySizeLimitMiddleware, MetricsMiddleware
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.telemetry import trace_exemplar
+from gateway.tracing.context import exemplar
+from gateway.tracing.middleware import instrument_app
 from gateway.tracing.setup import Tracing, setup_tracing
 
 __all__ = ["create_app", "gateway_version"]
@@ -46,7 +47,9 @@ def gateway_version() -> str:
         return "0+unknown"
 
 
-def _load_churn(settings: Settings, metrics: GatewayMetrics, stack: AsyncExitStack) -> tuple[ChurnServing | None, str | None]:
+def _load_churn(
+    settings: Settings, metrics: GatewayMetrics, stack: AsyncExitStack
+) -> tuple[ChurnServing | None, str | None]:
     from adapters.churn.predictor import ChurnPredictor
 
     artifact: Path = settings.artifact_dir
@@ -73,13 +76,17 @@ def _load_churn(settings: Settings, metrics: GatewayMetrics, stack: AsyncExitSta
     return ChurnServing(predictor, metrics, writer), None
 
 
-def create_app(settings: Settings, *, registry: CollectorRegistry | None = None, tracing: Tracing | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, registry: CollectorRegistry | None = None, tracing: Tracing | None = None
+) -> FastAPI:
     """Build the gateway. Tests pass their own registry and a tracing set up with an in-memory exporter."""
     registry = registry if registry is not None else CollectorRegistry()
     tenant_names = {t.name for t in settings.tenants}
     if settings.development_key:
         tenant_names.add("dev")
-    metrics = GatewayMetrics(registry, tenants=tenant_names, models=settings.llm.models, version=gateway_version())
+    metrics = GatewayMetrics(
+        registry, tenants=tenant_names, models=settings.llm.models, version=gateway_version()
+    )
     registry.register(JobResultsCollector(settings.results_dir))
     tracing = tracing or setup_tracing(settings.tracing, service_version=gateway_version())
 
@@ -88,7 +95,10 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
         async with AsyncExitStack() as stack:
             stack.callback(tracing.shutdown)
             services = Services(
-                settings=settings, metrics=metrics, tenants=TenantDirectory.from_settings(settings), tracing=tracing
+                settings=settings,
+                metrics=metrics,
+                tenants=TenantDirectory.from_settings(settings),
+                tracing=tracing,
             )
             services.churn, services.churn_error = _load_churn(settings, metrics, stack)
             if settings.llm.upstream_url:
@@ -116,5 +126,6 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None,
     # Added last = outermost. Tracing wraps timing (so exemplars see the request's span), and timing
     # wraps the body limit (so 413s are counted).
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics, exemplar=trace_exemplar)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, exemplar=exemplar)
+    instrument_app(app, tracing)
     return app

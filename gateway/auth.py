@@ -1,7 +1,7 @@
 """API keys → tenants. Only SHA-256 hashes of keys are stored; lookups compare in constant time.
 
-    directory = TenantDirectory.from_settings(settings)
-    tenant = directory.authenticate("Bearer mg-…")    # raises AuthenticationFailed
+directory = TenantDirectory.from_settings(settings)
+tenant = directory.authenticate("Bearer mg-…")    # raises AuthenticationFailed
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def new_api_key() -> str:
 
 class TenantDirectory:
     def __init__(self, entries: Iterable[tuple[str, Tenant]]) -> None:
-        # (digest bytes, tenant); every lookup walks the whole list so timing says nothing about which matched.
+        # (digest, tenant): every lookup walks the whole list, so timing says nothing of which matched.
         self._entries = [(bytes.fromhex(h), t) for h, t in entries]
         self.tenants = {t.name: t for _, t in self._entries}
 
@@ -58,7 +58,8 @@ class TenantDirectory:
         scheme, _, key = authorization.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise AuthenticationFailed(
-                "malformed Authorization header: expected 'Bearer <key>'", headers={"www-authenticate": "Bearer"}
+                "malformed Authorization header: expected 'Bearer <key>'",
+                headers={"www-authenticate": "Bearer"},
             )
         digest = hashlib.sha256(key.strip().encode()).digest()
         found: Tenant | None = None

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from gateway.auth import Tenant
 from gateway.services import Services
+from gateway.tracing.context import set_tenant
 
 __all__ = ["RequestIdDep", "ServicesDep", "TenantDep"]
 
@@ -20,6 +21,7 @@ def get_services(request: Request) -> Services:
 def require_tenant(request: Request) -> Tenant:
     tenant = get_services(request).tenants.authenticate(request.headers.get("authorization"))
     request.state.tenant = tenant.name
+    set_tenant(None, tenant.name)  # on the request's server span, when tracing is on
     return tenant
 
 

@@ -7,7 +7,7 @@
     ├── NotFound                     404     invalid_request_error   not_found
     ├── BudgetExceeded               429     insufficient_quota      budget_exceeded
     ├── ServiceNotReady              503     service_unavailable     not_ready
-    └── UpstreamError                        (the LLM upstream failed; raised by adapters/vllm at the boundary)
+    └── UpstreamError                        (the LLM upstream failed; mapped from adapters/vllm errors)
         ├── UpstreamBadResponse      502     upstream_error          bad_upstream_response
         ├── UpstreamUnavailable      503     upstream_error          upstream_unavailable
         ├── UpstreamTimeout          504     upstream_error          upstream_timeout

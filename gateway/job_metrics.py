@@ -46,7 +46,11 @@ class JobResultsCollector(Collector):
         for result in results:
             for m in result.get("metrics") or []:
                 try:
-                    name, labels, value = m["name"], {str(k): str(v) for k, v in m["labels"].items()}, float(m["value"])
+                    name, labels, value = (
+                        m["name"],
+                        {str(k): str(v) for k, v in m["labels"].items()},
+                        float(m["value"]),
+                    )
                 except (KeyError, TypeError, ValueError, AttributeError):
                     continue
                 key = (name, tuple(sorted(labels.items())))
@@ -72,16 +76,20 @@ class JobResultsCollector(Collector):
             if isinstance(ok_at, int | float):
                 last_success[job] = max(last_success.get(job, 0.0), float(ok_at))
             started, finished = result.get("started_at"), result.get("finished_at")
-            if isinstance(started, int | float) and isinstance(finished, int | float):
-                if job not in duration or finished > duration[job][0]:
-                    duration[job] = (float(finished), float(finished) - float(started))
+            newer = isinstance(finished, int | float) and (job not in duration or finished > duration[job][0])
+            if isinstance(started, int | float) and isinstance(finished, int | float) and newer:
+                duration[job] = (float(finished), float(finished) - float(started))
         fresh = GaugeMetricFamily(
-            "modelgate_job_last_success_timestamp_seconds", "Unix time of the job's last successful run.", labels=["job"]
+            "modelgate_job_last_success_timestamp_seconds",
+            "Unix time of the job's last successful run.",
+            labels=["job"],
         )
         for job, ts in sorted(last_success.items()):
             fresh.add_metric([job], ts)
         yield fresh
-        dur = GaugeMetricFamily("modelgate_job_duration_seconds", "Wall time of the job's latest run.", labels=["job"])
+        dur = GaugeMetricFamily(
+            "modelgate_job_duration_seconds", "Wall time of the job's latest run.", labels=["job"]
+        )
         for job, (_, seconds) in sorted(duration.items()):
             dur.add_metric([job], seconds)
         yield dur

@@ -73,7 +73,10 @@ class GatewayMetrics:
             registry=r,
         )
         self.model_loaded = Gauge(
-            "modelgate_model_loaded", "1 while this model version is loaded.", ["model", "model_version"], registry=r
+            "modelgate_model_loaded",
+            "1 while this model version is loaded.",
+            ["model", "model_version"],
+            registry=r,
         )
         self.prediction_log_rows = Counter(
             "modelgate_prediction_log_rows",
@@ -104,11 +107,17 @@ class GatewayMetrics:
             registry=r,
         )
         self.llm_tokens = Counter(
-            "modelgate_llm_tokens", "Tokens billed, as reported by the upstream.", ["tenant", "model", "type"], registry=r
+            "modelgate_llm_tokens",
+            "Tokens billed, as reported by the upstream.",
+            ["tenant", "model", "type"],
+            registry=r,
         )
         self.llm_cost = Counter("modelgate_llm_cost_usd", "USD billed.", ["tenant", "model"], registry=r)
         self.llm_requests = Counter(
-            "modelgate_llm_requests", "LLM requests by final HTTP status.", ["tenant", "model", "status"], registry=r
+            "modelgate_llm_requests",
+            "LLM requests by final HTTP status.",
+            ["tenant", "model", "status"],
+            registry=r,
         )
         self.llm_in_flight = Gauge(
             "modelgate_llm_requests_in_flight", "LLM requests being served now.", ["model"], registry=r

@@ -7,6 +7,7 @@ scope while routing), so unknown paths all count as route `other`. `/metrics` it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -136,10 +137,8 @@ class BodySizeLimitMiddleware:
             forwarded = True
             await send(message)
 
-        try:
+        with contextlib.suppress(_BodyTooLarge):
             await self.app(scope, limited_receive, guarded_send)
-        except _BodyTooLarge:
-            pass
         if too_large and not forwarded:
             await self._refuse(send)
 
@@ -156,7 +155,10 @@ class BodySizeLimitMiddleware:
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -46,7 +46,9 @@ class ConfigError(Exception):
 class ServerSettings(BaseModel):
     model_config = _STRICT
     host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
-    port: int = Field(8000, ge=1, le=65535, description="Port uvicorn listens on (PORT overrides in make run).")
+    port: int = Field(
+        8000, ge=1, le=65535, description="Port uvicorn listens on (PORT overrides in make run)."
+    )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted; larger bodies get 413."
     )
@@ -65,7 +67,9 @@ class TenantSettings(BaseModel):
     key_sha256: str = Field(
         ..., pattern=r"^[0-9a-f]{64}$", description="SHA-256 (hex) of the tenant's API key; never the key."
     )
-    daily_usd: float | None = Field(None, ge=0, description="Hard LLM budget per UTC day in USD; null = none.")
+    daily_usd: float | None = Field(
+        None, ge=0, description="Hard LLM budget per UTC day in USD; null = none."
+    )
     monthly_usd: float | None = Field(
         None, ge=0, description="Hard LLM budget per UTC calendar month in USD; null = none."
     )
@@ -85,7 +89,8 @@ class PredictionLogSettings(BaseModel):
     model_config = _STRICT
     enabled: bool = Field(True, description="Write every accepted churn prediction to the Parquet log.")
     uri: str | None = Field(
-        None, description="Folder or object-store URI (s3://, gs://) of the log; default <data_dir>/predictions."
+        None,
+        description="Folder or object-store URI (s3://, gs://) of the log; default <data_dir>/predictions.",
     )
     flush_rows: int = Field(5000, ge=1, description="Write a Parquet file once this many rows are buffered.")
     flush_seconds: float = Field(2.0, gt=0, description="…or once the oldest buffered row is this old.")
@@ -119,7 +124,9 @@ class LLMSettings(BaseModel):
         4096, ge=1, description="Output tokens assumed for the budget reservation when max_tokens is absent."
     )
     pool_size: int = Field(512, ge=1, description="Most pooled keep-alive connections to the upstream.")
-    log_uri: str | None = Field(None, description="LLM request log folder or URI; default <data_dir>/llm-log.")
+    log_uri: str | None = Field(
+        None, description="LLM request log folder or URI; default <data_dir>/llm-log."
+    )
     log_content: bool = Field(
         False, description="Also log prompts and completions (for judged samples); metadata is always logged."
     )
@@ -127,9 +134,15 @@ class LLMSettings(BaseModel):
 
 class BudgetSettings(BaseModel):
     model_config = _STRICT
-    backend: Literal["sqlite", "redis"] = Field("sqlite", description="Spend ledger: sqlite (one host) or redis.")
-    sqlite_path: Path | None = Field(None, description="SQLite ledger file; default <data_dir>/ledger.sqlite.")
-    redis_url: str | None = Field(None, description="Redis URL for the shared ledger, e.g. redis://host:6379/0.")
+    backend: Literal["sqlite", "redis"] = Field(
+        "sqlite", description="Spend ledger: sqlite (one host) or redis."
+    )
+    sqlite_path: Path | None = Field(
+        None, description="SQLite ledger file; default <data_dir>/ledger.sqlite."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL for the shared ledger, e.g. redis://host:6379/0."
+    )
     soft_fraction: float = Field(
         0.8, gt=0, le=1, description="Share of a budget at which the soft-limit alert fires."
     )
@@ -160,7 +173,9 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")  # type: ignore[arg-type]
     tenants: list[TenantSettings] = Field(default_factory=list, description="Tenants and their key hashes.")
     development_key: str | None = Field(
-        None, min_length=16, description="A plain API key for the 'dev' tenant; allowed in development mode only."
+        None,
+        min_length=16,
+        description="A plain API key for the 'dev' tenant; allowed in development mode only.",
     )
     churn: ChurnSettings = Field(default_factory=ChurnSettings, description="Churn model.")  # type: ignore[arg-type]
     prediction_log: PredictionLogSettings = Field(
@@ -171,7 +186,9 @@ class Settings(BaseSettings):
     budgets: BudgetSettings = Field(default_factory=BudgetSettings, description="Spend ledger.")  # type: ignore[arg-type]
     tracing: TracingConfig = Field(default_factory=TracingConfig, description="OpenTelemetry tracing.")  # type: ignore[arg-type]
     jobs: JobsSettings = Field(default_factory=JobsSettings, description="Job results.")  # type: ignore[arg-type]
-    monitoring: dict[str, Any] = Field(default_factory=dict, description="Owned by monitoring/ (drift, labels).")
+    monitoring: dict[str, Any] = Field(
+        default_factory=dict, description="Owned by monitoring/ (drift, labels)."
+    )
     evals: dict[str, Any] = Field(default_factory=dict, description="Owned by evals/.")
     schedule: dict[str, Any] = Field(default_factory=dict, description="Owned by `modelgate schedule`.")
 
@@ -249,7 +266,9 @@ class Settings(BaseSettings):
             update={
                 "data_dir": data_dir,
                 "churn": self.churn.model_copy(update={"artifact_dir": opt(self.churn.artifact_dir)}),
-                "prediction_log": self.prediction_log.model_copy(update={"uri": opt_uri(self.prediction_log.uri)}),
+                "prediction_log": self.prediction_log.model_copy(
+                    update={"uri": opt_uri(self.prediction_log.uri)}
+                ),
                 "llm": self.llm.model_copy(update={"log_uri": opt_uri(self.llm.log_uri)}),
                 "budgets": self.budgets.model_copy(update={"sqlite_path": opt(self.budgets.sqlite_path)}),
                 "jobs": self.jobs.model_copy(update={"results_dir": opt(self.jobs.results_dir)}),

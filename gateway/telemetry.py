@@ -1,33 +1,14 @@
-"""The gateway's small bridge to OpenTelemetry: the current trace id, exemplars, the inference span.
-
-Telemetry is failsafe: these helpers never raise into a request.
-"""
+"""The churn inference span. Telemetry is failsafe: nothing here raises into a request."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from opentelemetry import trace
-
 from gateway.tracing.genai import churn_inference_attributes
 from gateway.tracing.setup import Tracing
 
-__all__ = ["churn_inference_span", "current_trace_id", "trace_exemplar"]
-
-
-def current_trace_id() -> str | None:
-    """32-hex id of the active trace, or None outside one (tracing off)."""
-    ctx = trace.get_current_span().get_span_context()
-    return format(ctx.trace_id, "032x") if ctx.is_valid else None
-
-
-def trace_exemplar() -> dict[str, str] | None:
-    """`{"trace_id": …}` for a histogram observation, only when the trace is sampled (so it exists)."""
-    ctx = trace.get_current_span().get_span_context()
-    if ctx.is_valid and ctx.trace_flags.sampled:
-        return {"trace_id": format(ctx.trace_id, "032x")}
-    return None
+__all__ = ["churn_inference_span"]
 
 
 @contextmanager

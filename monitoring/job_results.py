@@ -117,9 +117,9 @@ def _push(url: str, body: dict[str, Any]) -> None:
         "Unix time of the job's last successful run.",
         registry=registry,
     ).set(body["last_success_at"] or 0)
-    Gauge(
-        "modelgate_job_duration_seconds", "Wall time of the job's last run.", registry=registry
-    ).set(body["finished_at"] - body["started_at"])
+    Gauge("modelgate_job_duration_seconds", "Wall time of the job's last run.", registry=registry).set(
+        body["finished_at"] - body["started_at"]
+    )
     grouping = {"variant": body["variant"] or "default"}
     try:
         push_to_gateway(url, job=body["job"], grouping_key=grouping, registry=registry, timeout=5)

@@ -47,7 +47,9 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[Any] | Non
 def uvicorn_thread(app: Any, *, ready_path: str = "/healthz") -> Iterator[str]:
     """Serve an ASGI app under uvicorn in a thread; yields its base URL; stops it gracefully."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -14,7 +14,7 @@ more CPU as concurrency rises (bench/README.md has the figures).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 import httpx
@@ -34,21 +34,19 @@ _JSON = {"content-type": "application/json"}
 
 
 class Upstream(Protocol):
+    """What the gateway needs from an OpenAI-compatible upstream."""
+
     base_url: str
 
     async def post_json(self, path: str, body: bytes, headers: Mapping[str, str]) -> bytes: ...
 
-    def stream(self, path: str, body: bytes, headers: Mapping[str, str]) -> _StreamContext: ...
+    def stream(
+        self, path: str, body: bytes, headers: Mapping[str, str]
+    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]: ...
 
     async def get_json(self, path: str) -> bytes: ...
 
     async def aclose(self) -> None: ...
-
-
-class _StreamContext(Protocol):
-    async def __aenter__(self) -> AsyncIterator[bytes]: ...
-
-    async def __aexit__(self, *exc: object) -> bool | None: ...
 
 
 def make_http_client(*, pool_size: int, connect_timeout_s: float, read_timeout_s: float) -> httpx.AsyncClient:
@@ -56,8 +54,12 @@ def make_http_client(*, pool_size: int, connect_timeout_s: float, read_timeout_s
     from httpx_aiohttp import AiohttpTransport
 
     limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size, keepalive_expiry=30)
-    timeout = httpx.Timeout(connect=connect_timeout_s, read=read_timeout_s, write=read_timeout_s, pool=read_timeout_s)
-    return httpx.AsyncClient(transport=AiohttpTransport(limits=limits, trust_env=False), timeout=timeout, trust_env=False)
+    timeout = httpx.Timeout(
+        connect=connect_timeout_s, read=read_timeout_s, write=read_timeout_s, pool=read_timeout_s
+    )
+    return httpx.AsyncClient(
+        transport=AiohttpTransport(limits=limits, trust_env=False), timeout=timeout, trust_env=False
+    )
 
 
 def _translate(exc: httpx.HTTPError, *, streaming_started: bool = False) -> UpstreamFailure:
@@ -84,7 +86,9 @@ class VLLMClient:
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
         if response.status_code != 200:
-            raise UpstreamHTTPError(response.status_code, response.content, response.headers.get("retry-after"))
+            raise UpstreamHTTPError(
+                response.status_code, response.content, response.headers.get("retry-after")
+            )
         return response.content
 
     async def get_json(self, path: str) -> bytes:
@@ -93,16 +97,22 @@ class VLLMClient:
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
         if response.status_code != 200:
-            raise UpstreamHTTPError(response.status_code, response.content, response.headers.get("retry-after"))
+            raise UpstreamHTTPError(
+                response.status_code, response.content, response.headers.get("retry-after")
+            )
         return response.content
 
     @asynccontextmanager
-    async def stream(self, path: str, body: bytes, headers: Mapping[str, str]) -> AsyncIterator[AsyncIterator[bytes]]:
+    async def stream(
+        self, path: str, body: bytes, headers: Mapping[str, str]
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
         """Open a streamed POST; yields an iterator of raw SSE lines (without the line ending).
 
         Leaving the block closes the upstream connection, which is how vLLM learns to abort the request.
         """
-        request = self.http.build_request("POST", self.base_url + path, content=body, headers={**_JSON, **headers})
+        request = self.http.build_request(
+            "POST", self.base_url + path, content=body, headers={**_JSON, **headers}
+        )
         try:
             response = await self.http.send(request, stream=True)
         except httpx.HTTPError as exc:

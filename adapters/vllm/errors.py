@@ -1,11 +1,11 @@
 """Upstream failures, translated from httpx at the adapter boundary (the gateway maps them to HTTP).
 
-    UpstreamFailure
-    ├── UpstreamConnectError    could not connect (refused, DNS, reset before a response)
-    ├── UpstreamTimeoutError    no response / no next chunk in time
-    ├── UpstreamProtocolError   an answer that is not what the OpenAI protocol promises
-    ├── UpstreamStreamBroken    the connection dropped after part of a stream was delivered
-    └── UpstreamHTTPError       the upstream answered with an error status (its body kept)
+UpstreamFailure
+├── UpstreamConnectError    could not connect (refused, DNS, reset before a response)
+├── UpstreamTimeoutError    no response / no next chunk in time
+├── UpstreamProtocolError   an answer that is not what the OpenAI protocol promises
+├── UpstreamStreamBroken    the connection dropped after part of a stream was delivered
+└── UpstreamHTTPError       the upstream answered with an error status (its body kept)
 """
 
 from __future__ import annotations

@@ -12,7 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.churn.schema import NUMERIC_RANGES
 
-__all__ = ["ChurnBatchRequest", "ChurnBatchResponse", "ChurnFeatures", "ChurnPrediction", "ChurnPredictRequest"]
+__all__ = [
+    "ChurnBatchRequest",
+    "ChurnBatchResponse",
+    "ChurnFeatures",
+    "ChurnPredictRequest",
+    "ChurnPrediction",
+]
 
 _R = NUMERIC_RANGES
 
@@ -32,7 +38,9 @@ class ChurnFeatures(BaseModel):
 
 
 class ChurnPredictRequest(ChurnFeatures):
-    customer_id: str | None = Field(None, min_length=1, max_length=128, description="The client's customer id.")
+    customer_id: str | None = Field(
+        None, min_length=1, max_length=128, description="The client's customer id."
+    )
 
 
 class ChurnBatchRequest(BaseModel):

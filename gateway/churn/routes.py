@@ -10,7 +10,8 @@ from gateway.churn.serving import ChurnServing
 from gateway.deps import RequestIdDep, ServicesDep, TenantDep
 from gateway.errors import InvalidRequest, ServiceNotReady
 from gateway.services import Services
-from gateway.telemetry import churn_inference_span, current_trace_id
+from gateway.telemetry import churn_inference_span
+from gateway.tracing.context import current_trace_id
 
 __all__ = ["router"]
 
@@ -57,7 +58,9 @@ async def predict_batch(
         )
     rows = [inst.model_dump() for inst in body.instances]
     with churn_inference_span(services.tracing, serving.version, batch_size=len(rows)) as record:
-        results = serving.predict(rows, tenant=tenant.name, request_id=request_id, trace_id=current_trace_id())
+        results = serving.predict(
+            rows, tenant=tenant.name, request_id=request_id, trace_id=current_trace_id()
+        )
         if results:
             record(results[0].probability, results[0].label)
     return JSONResponse(

@@ -1,7 +1,7 @@
 """Churn serving logic: score, count, log. The router stays thin and this stays testable.
 
-    serving = ChurnServing(predictor, metrics, log_writer)
-    results = serving.predict([features], tenant="acme", request_id="…", trace_id=None)
+serving = ChurnServing(predictor, metrics, log_writer)
+results = serving.predict([features], tenant="acme", request_id="…", trace_id=None)
 """
 
 from __future__ import annotations
@@ -35,9 +35,7 @@ class ChurnServing:
         version = predictor.version
         # Children resolved once: .labels() per request is measurable on the hot path.
         self._score = metrics.churn_score.labels(version)
-        self._count = {
-            label: metrics.churn_predictions.labels(label, version) for label in PREDICTION_LABELS
-        }
+        self._count = {label: metrics.churn_predictions.labels(label, version) for label in PREDICTION_LABELS}
 
     @property
     def version(self) -> str:

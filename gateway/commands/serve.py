@@ -27,7 +27,8 @@ def _ready_line(settings: Settings, host: str, port: int) -> str:
     key = settings.development_key or "<your API key>"
     body = (
         '{"tenure_months": 3, "monthly_charges": 95.5, "total_charges": 290.0, "support_tickets": 2, '
-        '"contract_type": "month-to-month", "payment_method": "electronic_check", "internet_service": "fiber_optic"}'
+        '"contract_type": "month-to-month", "payment_method": "electronic_check", '
+        '"internet_service": "fiber_optic"}'
     )
     return (
         f"modelgate serving on http://{host}:{port}  (metrics: /metrics, health: /readyz)\n"
@@ -50,7 +51,9 @@ def main(argv: list[str]) -> int:
         return 2
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         _ensure_churn_model(settings)
     except Exception as exc:  # the one place a training failure meets the user

@@ -12,7 +12,6 @@ import os
 import re
 import sys
 import tempfile
-from pathlib import Path
 
 from gateway.auth import hash_key, new_api_key
 from gateway.configfile import ConfigFileError, load_config_file, locate_config
@@ -115,4 +114,3 @@ def main(argv: list[str]) -> int:
     lst.add_argument("--config")
     args = parser.parse_args(argv)
     return _add(args) if args.action == "add" else _list(args)
-

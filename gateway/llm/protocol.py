@@ -70,7 +70,9 @@ def parse_llm_request(body: bytes, operation: Operation) -> LLMRequest:
     if not isinstance(stream, bool):
         raise _bad("stream", "must be true or false")
     max_tokens = payload.get("max_completion_tokens", payload.get("max_tokens"))
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
         raise _bad("max_tokens", "must be a positive integer")
     options = payload.get("stream_options")
     if options is not None and not isinstance(options, dict):

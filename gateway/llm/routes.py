@@ -22,7 +22,7 @@ from gateway.llm.relay import StreamRelay
 from gateway.llm.service import LLMService
 from gateway.llm.spend import budget_view
 from gateway.services import Services
-from gateway.telemetry import current_trace_id
+from gateway.tracing.context import current_trace_id
 
 __all__ = ["router"]
 
@@ -37,7 +37,9 @@ def _llm(services: Services) -> LLMService:
     return services.llm
 
 
-async def _complete(request: Request, services: Services, tenant: TenantDep, request_id: str, op: Operation) -> Response:
+async def _complete(
+    request: Request, services: Services, tenant: TenantDep, request_id: str, op: Operation
+) -> Response:
     svc = _llm(services)
     req = parse_llm_request(await request.body(), op)
     call = await svc.begin(req, tenant, request_id, current_trace_id())
@@ -48,7 +50,9 @@ async def _complete(request: Request, services: Services, tenant: TenantDep, req
             stack = AsyncExitStack()
             try:
                 async with asyncio.timeout(svc.settings.llm.first_token_timeout_s):
-                    lines = await stack.enter_async_context(svc.upstream.stream(path, req.upstream_body(), headers))
+                    lines = await stack.enter_async_context(
+                        svc.upstream.stream(path, req.upstream_body(), headers)
+                    )
             except BaseException:
                 await stack.aclose()
                 raise
@@ -67,7 +71,9 @@ async def _complete(request: Request, services: Services, tenant: TenantDep, req
     try:
         doc = json.loads(body)
         choices = doc["choices"]
-        finish_reasons = [c.get("finish_reason") for c in choices if isinstance(c, dict) and c.get("finish_reason")]
+        finish_reasons = [
+            str(c["finish_reason"]) for c in choices if isinstance(c, dict) and c.get("finish_reason")
+        ]
     except (ValueError, KeyError, TypeError, AttributeError):
         failure = UpstreamFailure("upstream answered 200 with a body that is not an OpenAI response")
         err = UpstreamBadResponse(str(failure))
@@ -80,7 +86,9 @@ async def _complete(request: Request, services: Services, tenant: TenantDep, req
     output_text = None
     if svc.keeps_text and choices:
         first = choices[0]
-        output_text = first.get("text") if op == "text_completion" else (first.get("message") or {}).get("content")
+        output_text = (
+            first.get("text") if op == "text_completion" else (first.get("message") or {}).get("content")
+        )
     await svc.finish(
         call,
         status=200,
@@ -101,7 +109,9 @@ async def chat_completions(
 
 
 @router.post("/v1/completions")
-async def completions(request: Request, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep) -> Response:
+async def completions(
+    request: Request, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep
+) -> Response:
     return await _complete(request, services, tenant, request_id, "text_completion")
 
 

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from adapters.vllm.client import Upstream, VLLMClient, make_http_client
 from adapters.vllm.errors import UpstreamFailure
@@ -39,6 +38,7 @@ from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
 from gateway.tracing import genai
+from gateway.tracing.context import inject_headers
 from gateway.tracing.setup import Tracing
 
 __all__ = ["Call", "LLMService", "build_llm_service"]
@@ -46,7 +46,6 @@ __all__ = ["Call", "LLMService", "build_llm_service"]
 log = logging.getLogger(__name__)
 
 _FREE = Price(0.0, 0.0)
-_PROPAGATOR = TraceContextTextMapPropagator()
 # The ledger says daily/monthly; metric labels say day/month, like modelgate_tenant_spend_usd{window}.
 _WINDOW_LABEL = {"daily": "day", "monthly": "month"}
 
@@ -96,7 +95,7 @@ class LLMService:
             return _FREE
         price = self.prices.get(model)
         if price is None:
-            # Unknown models are refused when billing is on: nobody gets tokens for free by naming a new model.
+            # Unknown models are refused when billing is on: naming a new model gets nobody free tokens.
             raise NotFound(f"model {model!r} is not served here (no price configured)", param="model")
         return price
 
@@ -117,9 +116,12 @@ class LLMService:
             except LedgerBudgetExceeded as exc:
                 window = _WINDOW_LABEL[exc.window]
                 self.metrics.budget_refusals.labels(self.metrics.tenant_label(tenant.name), window).inc()
-                self.metrics.llm_requests.labels(self.metrics.tenant_label(tenant.name), model_label, "429").inc()
+                self.metrics.llm_requests.labels(
+                    self.metrics.tenant_label(tenant.name), model_label, "429"
+                ).inc()
                 raise BudgetExceeded(
-                    f"tenant {tenant.name!r}: this request could cost up to ${amount:.6f}, which would exceed the "
+                    f"tenant {tenant.name!r}: this request could cost up to ${amount:.6f}, which would "
+                    "exceed the "
                     f"{window} budget of ${exc.limit_usd:.2f} (spent ${exc.spent_usd:.6f}); "
                     "lower max_tokens or raise the budget",
                     param="max_tokens",
@@ -141,7 +143,10 @@ class LLMService:
         base = self.upstream.base_url
         host, _, port = base.split("://", 1)[-1].split("/", 1)[0].partition(":")
         attrs = genai.genai_request_attributes(
-            request.operation, request.payload, server_address=host, server_port=int(port) if port.isdigit() else None
+            request.operation,
+            request.payload,
+            server_address=host,
+            server_port=int(port) if port.isdigit() else None,
         )
         attrs["modelgate.tenant"] = tenant.name
         if self.tracing.capture_content:
@@ -150,9 +155,8 @@ class LLMService:
 
     def upstream_headers(self, call: Call) -> dict[str, str]:
         headers = {"x-request-id": call.request_id}
-        if call.span.get_span_context().is_valid:
-            # W3C traceparent with the client span as parent, so vLLM's own span joins this trace.
-            _PROPAGATOR.inject(headers, context=set_span_in_context(call.span))
+        # W3C traceparent with the client span as parent, so vLLM's own span joins this trace.
+        inject_headers(headers, span=call.span)
         return headers
 
     async def finish(
@@ -216,7 +220,9 @@ class LLMService:
             m.llm_cost.labels(tenant_label, call.model_label).inc(cost)
         if isinstance(error, UpstreamFailure):
             m.llm_upstream_errors.labels(call.model_label, error.kind).inc()
-        self._end_span(call, status, usage, cost, ttft, finish_reasons, response_id, response_model, output_text, error)
+        self._end_span(
+            call, status, usage, cost, ttft, finish_reasons, response_id, response_model, output_text, error
+        )
         self._log(call, status, usage, cost, duration, ttft, finish_reasons, output_text)
 
     def _end_span(
@@ -246,10 +252,9 @@ class LLMService:
                 cost_usd=cost,
                 ttft_s=ttft,
                 start_time_ns=getattr(span, "start_time", None),
+                usage_estimated=bool(usage and usage.estimated),
             )
         )
-        if usage is not None and usage.estimated:
-            span.set_attribute("modelgate.usage.estimated", True)
         if output_text is not None and self.tracing.capture_content:
             span.set_attributes(
                 genai.output_messages_attribute(
@@ -257,7 +262,11 @@ class LLMService:
                 )
             )
         if error is not None or status >= 500:
-            error_type = error.kind if isinstance(error, UpstreamFailure) else (type(error).__name__ if error else str(status))
+            error_type = (
+                error.kind
+                if isinstance(error, UpstreamFailure)
+                else (type(error).__name__ if error else str(status))
+            )
             span.set_attributes(genai.error_attributes(error_type))
             span.set_status(Status(StatusCode.ERROR, str(error) if error else f"HTTP {status}"))
         span.end()
@@ -313,16 +322,22 @@ async def build_llm_service(
     settings: Settings, metrics: GatewayMetrics, tracing: Tracing, stack: AsyncExitStack
 ) -> LLMService:
     """Build the upstream client, ledger, spend tracker and LLM log writer; register their closing."""
-    assert settings.llm.upstream_url is not None
     llm = settings.llm
+    if llm.upstream_url is None:
+        raise ValueError("llm.upstream_url is not set")
     http = make_http_client(
-        pool_size=llm.pool_size, connect_timeout_s=llm.connect_timeout_s, read_timeout_s=llm.first_token_timeout_s
+        pool_size=llm.pool_size,
+        connect_timeout_s=llm.connect_timeout_s,
+        read_timeout_s=llm.first_token_timeout_s,
     )
     upstream = VLLMClient(http, llm.upstream_url)
     stack.push_async_callback(upstream.aclose)
     b = settings.budgets
     ledger = create_ledger(
-        b.backend, sqlite_path=settings.ledger_path, redis_url=b.redis_url, reservation_ttl_s=b.reservation_ttl_s
+        b.backend,
+        sqlite_path=settings.ledger_path,
+        redis_url=b.redis_url,
+        reservation_ttl_s=b.reservation_ttl_s,
     )
     stack.push_async_callback(ledger.close)
     tenants = list(TenantDirectory.from_settings(settings).tenants.values())
@@ -340,4 +355,3 @@ async def build_llm_service(
     writer.start()
     stack.callback(writer.close)
     return LLMService(settings, metrics, tracing, upstream, ledger, spend, writer)
-

@@ -79,7 +79,9 @@ class SpendTracker(Collector):
             "Spend in the current UTC window, including reservations of requests in flight.",
             labels=["tenant", "window"],
         )
-        budget = GaugeMetricFamily("modelgate_tenant_budget_usd", "Hard budget of the window.", labels=["tenant", "window"])
+        budget = GaugeMetricFamily(
+            "modelgate_tenant_budget_usd", "Hard budget of the window.", labels=["tenant", "window"]
+        )
         soft = GaugeMetricFamily(
             "modelgate_tenant_budget_soft_limit_usd",
             "Soft limit (budgets.soft_fraction × budget) of the window.",
@@ -97,7 +99,9 @@ class SpendTracker(Collector):
         yield from (spend, budget, soft)
 
 
-def budget_view(tenant: Tenant, snap: SpendSnapshot, soft_fraction: float, now: datetime) -> dict[str, object]:
+def budget_view(
+    tenant: Tenant, snap: SpendSnapshot, soft_fraction: float, now: datetime
+) -> dict[str, object]:
     """The JSON a tenant reads about itself at `GET /v1/budget`."""
     day_end, month_end = window_ends(now)
 
@@ -116,5 +120,7 @@ def budget_view(tenant: Tenant, snap: SpendSnapshot, soft_fraction: float, now: 
         "object": "budget",
         "tenant": tenant.name,
         "day": window(snap.day_key, snap.day_usd, snap.day_reserved_usd, tenant.daily_usd, day_end),
-        "month": window(snap.month_key, snap.month_usd, snap.month_reserved_usd, tenant.monthly_usd, month_end),
+        "month": window(
+            snap.month_key, snap.month_usd, snap.month_reserved_usd, tenant.monthly_usd, month_end
+        ),
     }

@@ -1,6 +1,5 @@
-"""Fixtures for the eval tests: a clean environment, a config in a temp folder, the real simulator."""
+"""Fixtures for the eval tests: a config in a temp folder, and the real simulator (two ways)."""
 
-import socket
 import subprocess
 import sys
 import time
@@ -9,27 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from evals_helpers import CORE_ANSWERS, MODEL, free_port
 
 from adapters.vllm.sim.config import SimConfig
 from adapters.vllm.sim.server import SimServer
-from evals.suite import default_suites_dir
-
-CORE_ANSWERS = default_suites_dir() / "core.answers.jsonl"
-MODEL = "sim-eval-model"
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
-    for name in (
-        "OPENAI_BASE_URL",
-        "OPENAI_API_KEY",
-        "MODELGATE_CONFIG",
-        "LANGFUSE_HOST",
-        "LANGFUSE_PUBLIC_KEY",
-        "LANGFUSE_SECRET_KEY",
-        "LANGFUSE_BASE_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -56,23 +38,23 @@ def sim():
         yield server
 
 
-def set_faults(base_url: str, **faults) -> None:
-    response = httpx.post(f"{base_url}/admin/faults", json=faults, timeout=5)
-    response.raise_for_status()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def sim_process(tmp_path):
     """`modelgate vllm-sim` as a subprocess (its own core, so long runs go faster than in-process)."""
     port = free_port()
     argv = [sys.executable, "-m", "gateway.cli", "vllm-sim", "--port", str(port), "--model", MODEL]
-    argv += ["--answers", str(CORE_ANSWERS), "--ttft-ms", "0", "--itl-ms", "0", "--seed", "7", "--log-level", "warning"]
+    argv += [
+        "--answers",
+        str(CORE_ANSWERS),
+        "--ttft-ms",
+        "0",
+        "--itl-ms",
+        "0",
+        "--seed",
+        "7",
+        "--log-level",
+        "warning",
+    ]
     proc = subprocess.Popen(argv)
     base_url = f"http://127.0.0.1:{port}"
     try:

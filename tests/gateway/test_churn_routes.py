@@ -18,7 +18,6 @@ from servers import uvicorn_thread
 from gateway.app import create_app
 from gateway.settings import Settings
 
-
 GOOD = {
     "tenure_months": 4,
     "monthly_charges": 89.9,
@@ -38,7 +37,9 @@ def gateway(make_settings: Callable[..., Settings]) -> Iterator[tuple[httpx.Clie
         yield client, settings
 
 
-def test_predict_returns_probability_class_version_and_request_id(gateway: tuple[httpx.Client, Settings]) -> None:
+def test_predict_returns_probability_class_version_and_request_id(
+    gateway: tuple[httpx.Client, Settings],
+) -> None:
     client, _ = gateway
     r = client.post("/v1/churn/predict", json={**GOOD, "customer_id": "c-1"}, headers=ACME)
     assert r.status_code == 200, r.text
@@ -78,7 +79,9 @@ def test_batch_predicts_each_instance_and_enforces_the_limit(gateway: tuple[http
         ({"favourite_colour": "blue"}, "favourite_colour"),
     ],
 )
-def test_bad_input_is_422_naming_the_field(gateway: tuple[httpx.Client, Settings], change: dict[str, Any], param: str) -> None:
+def test_bad_input_is_422_naming_the_field(
+    gateway: tuple[httpx.Client, Settings], change: dict[str, Any], param: str
+) -> None:
     client, _ = gateway
     body = {**GOOD, **change}
     body = {k: v for k, v in body.items() if v is not None}
@@ -93,8 +96,8 @@ def test_bad_input_is_422_naming_the_field(gateway: tuple[httpx.Client, Settings
 def test_nan_and_infinity_are_refused(gateway: tuple[httpx.Client, Settings], literal: str) -> None:
     client, _ = gateway
     raw = (
-        '{"tenure_months": 4, "monthly_charges": %s, "total_charges": 10.0, "support_tickets": 0, '
-        '"contract_type": "one_year", "payment_method": "credit_card", "internet_service": "dsl"}' % literal
+        f'{{"tenure_months": 4, "monthly_charges": {literal}, "total_charges": 10.0, "support_tickets": 0, '
+        '"contract_type": "one_year", "payment_method": "credit_card", "internet_service": "dsl"}'
     )
     r = client.post("/v1/churn/predict", content=raw, headers={**ACME, "content-type": "application/json"})
     assert r.status_code == 422
@@ -103,7 +106,11 @@ def test_nan_and_infinity_are_refused(gateway: tuple[httpx.Client, Settings], li
 
 def test_malformed_json_and_oversized_bodies(gateway: tuple[httpx.Client, Settings]) -> None:
     client, settings = gateway
-    r = client.post("/v1/churn/predict", content=b'{"tenure_months": 4,', headers={**ACME, "content-type": "application/json"})
+    r = client.post(
+        "/v1/churn/predict",
+        content=b'{"tenure_months": 4,',
+        headers={**ACME, "content-type": "application/json"},
+    )
     assert r.status_code == 422 and "JSON" in r.json()["error"]["message"]
     big = b'{"pad": "' + b"x" * (settings.server.max_body_bytes + 10) + b'"}'
     r = client.post("/v1/churn/predict", content=big, headers={**ACME, "content-type": "application/json"})
@@ -113,7 +120,9 @@ def test_malformed_json_and_oversized_bodies(gateway: tuple[httpx.Client, Settin
         for _ in range(settings.server.max_body_bytes // 4096 + 2):
             yield b"x" * 4096
 
-    r = client.post("/v1/churn/predict", content=chunks(), headers={**ACME, "content-type": "application/json"})
+    r = client.post(
+        "/v1/churn/predict", content=chunks(), headers={**ACME, "content-type": "application/json"}
+    )
     assert r.status_code == 413
 
 
@@ -122,8 +131,15 @@ def test_auth_missing_unknown_and_dev_key(gateway: tuple[httpx.Client, Settings]
     assert client.post("/v1/churn/predict", json=GOOD).status_code == 401
     r = client.post("/v1/churn/predict", json=GOOD, headers={"Authorization": "Bearer mg-nope"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
-    assert client.post("/v1/churn/predict", json=GOOD, headers={"Authorization": "Basic abc"}).status_code == 401
-    assert client.post("/v1/churn/predict", json=GOOD, headers={"Authorization": f"Bearer {DEV_KEY}"}).status_code == 200
+    assert (
+        client.post("/v1/churn/predict", json=GOOD, headers={"Authorization": "Basic abc"}).status_code == 401
+    )
+    assert (
+        client.post(
+            "/v1/churn/predict", json=GOOD, headers={"Authorization": f"Bearer {DEV_KEY}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_health_ready_and_metrics(gateway: tuple[httpx.Client, Settings]) -> None:
@@ -135,9 +151,22 @@ def test_health_ready_and_metrics(gateway: tuple[httpx.Client, Settings]) -> Non
         client.post("/v1/churn/predict", json=GOOD, headers=ACME)
     client.post("/v1/churn/predict", json={**GOOD, "tenure_months": -1}, headers=ACME)
     samples = metric_samples(client.get("/metrics").text)
-    ok = samples[("modelgate_requests_total", (("backend", "churn"), ("method", "POST"), ("route", "/v1/churn/predict"), ("status", "200")))]
+    ok = samples[
+        (
+            "modelgate_requests_total",
+            (("backend", "churn"), ("method", "POST"), ("route", "/v1/churn/predict"), ("status", "200")),
+        )
+    ]
     assert ok == 3
-    assert samples[("modelgate_requests_total", (("backend", "churn"), ("method", "POST"), ("route", "/v1/churn/predict"), ("status", "422")))] == 1
+    assert (
+        samples[
+            (
+                "modelgate_requests_total",
+                (("backend", "churn"), ("method", "POST"), ("route", "/v1/churn/predict"), ("status", "422")),
+            )
+        ]
+        == 1
+    )
     hist_count = samples[
         ("modelgate_request_duration_seconds_count",
          (("backend", "churn"), ("method", "POST"), ("route", "/v1/churn/predict"), ("status_class", "2xx")))

@@ -10,7 +10,9 @@ from gateway.cli import main
 from gateway.settings import load_settings
 
 
-def test_init_writes_a_commented_config_and_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_writes_a_commented_config_and_refuses_to_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = tmp_path / "modelgate.yaml"
     assert main(["init", "--config", str(cfg), "--llm-upstream", "http://127.0.0.1:8001/v1"]) == 0
     text = cfg.read_text()
@@ -26,7 +28,9 @@ def test_tenants_add_prints_the_key_once_and_stores_only_its_hash(
     cfg = tmp_path / "modelgate.yaml"
     main(["init", "--config", str(cfg)])
     capsys.readouterr()
-    assert main(["tenants", "add", "acme", "--daily-usd", "5", "--monthly-usd", "50", "--config", str(cfg)]) == 0
+    assert (
+        main(["tenants", "add", "acme", "--daily-usd", "5", "--monthly-usd", "50", "--config", str(cfg)]) == 0
+    )
     key = capsys.readouterr().out.strip().splitlines()[-1]
     assert key.startswith("mg-") and len(key) > 40
     text = cfg.read_text()

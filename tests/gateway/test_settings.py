@@ -27,7 +27,11 @@ def test_every_settings_field_is_described() -> None:
 def test_starter_config_loads_and_resolves_paths_against_its_folder(tmp_path: Path) -> None:
     cfg = tmp_path / "conf" / "modelgate.yaml"
     cfg.parent.mkdir()
-    cfg.write_text(render_starter_config(data_dir="data", upstream="http://127.0.0.1:8001/v1", dev_key="mg-dev-" + "x" * 20))
+    cfg.write_text(
+        render_starter_config(
+            data_dir="data", upstream="http://127.0.0.1:8001/v1", dev_key="mg-dev-" + "x" * 20
+        )
+    )
     s = load_settings(cfg)
     assert s.data_dir == cfg.parent / "data"
     assert s.artifact_dir == cfg.parent / "data" / "models" / "churn"
@@ -78,3 +82,9 @@ def test_config_precedence_flag_then_env_then_cwd(tmp_path: Path, monkeypatch: p
 def test_missing_config_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="modelgate init"):
         load_settings(tmp_path / "nope.yaml")
+
+
+def test_configuration_reference_lists_every_field() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    missing = [name for name, _ in _all_fields(Settings) if f"`{name}`" not in doc]
+    assert missing == []

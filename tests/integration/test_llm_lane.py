@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 
@@ -36,7 +37,9 @@ def _samples(stack: LLMStack) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 
 
 def _tokens(samples: dict, kind: str, tenant: str = "acme") -> float:
-    return samples.get(("modelgate_llm_tokens_total", (("model", MODEL), ("tenant", tenant), ("type", kind))), 0.0)
+    return samples.get(
+        ("modelgate_llm_tokens_total", (("model", MODEL), ("tenant", tenant), ("type", kind))), 0.0
+    )
 
 
 def test_sync_and_async_sdk_streaming_and_not(stack: LLMStack) -> None:
@@ -76,9 +79,12 @@ def test_sync_and_async_sdk_streaming_and_not(stack: LLMStack) -> None:
             usage = chunk.usage or usage
         await aclient.close()
         assert r.usage is not None and usage is not None
-        return r.usage.prompt_tokens + usage.prompt_tokens, r.usage.completion_tokens + usage.completion_tokens
+        return (
+            r.usage.prompt_tokens + usage.prompt_tokens,
+            r.usage.completion_tokens + usage.completion_tokens,
+        )
 
-    a_in, a_out = asyncio.run(run_async())
+    a_in, _a_out = asyncio.run(run_async())
     samples = _samples(stack)
     # the hidden usage of the stream without include_usage is billed too: the simulator's own counters know it
     sim = metric_samples(httpx.get(f"{stack.sim_url}/metrics").text)
@@ -88,7 +94,10 @@ def test_sync_and_async_sdk_streaming_and_not(stack: LLMStack) -> None:
     assert sim_in > reported_in + a_in  # the unreported stream is included in both
     cost = samples[("modelgate_llm_cost_usd_total", (("model", MODEL), ("tenant", "acme")))]
     assert cost == pytest.approx(sim_in * 1000 / 1e6 + sim_out * 2000 / 1e6, rel=1e-12)
-    assert samples[("modelgate_llm_requests_total", (("model", MODEL), ("status", "200"), ("tenant", "acme")))] == 6
+    assert (
+        samples[("modelgate_llm_requests_total", (("model", MODEL), ("status", "200"), ("tenant", "acme")))]
+        == 6
+    )
     assert samples[("gen_ai_server_time_to_first_token_seconds_count", (("model", MODEL),))] == 3
     assert samples[("gen_ai_server_time_per_output_token_seconds_count", (("model", MODEL),))] > 0
     assert samples[("modelgate_llm_requests_in_flight", (("model", MODEL),))] == 0
@@ -119,12 +128,17 @@ def test_unknown_model_and_bad_request_are_refused_clearly(stack: LLMStack) -> N
 @pytest.mark.parametrize(
     ("faults", "expected"),
     [
-        ({"fail_rate": 1.0, "status": 500}, openai.BadGatewayError if hasattr(openai, "BadGatewayError") else openai.InternalServerError),
+        (
+            {"fail_rate": 1.0, "status": 500},
+            openai.BadGatewayError if hasattr(openai, "BadGatewayError") else openai.InternalServerError,
+        ),
         ({"fail_rate": 1.0, "status": 503}, openai.InternalServerError),
         ({"fail_rate": 1.0, "status": 429}, openai.RateLimitError),
     ],
 )
-def test_upstream_errors_reach_the_client_openai_shaped(stack: LLMStack, faults: dict, expected: type) -> None:
+def test_upstream_errors_reach_the_client_openai_shaped(
+    stack: LLMStack, faults: dict, expected: type
+) -> None:
     stack.set_faults(**faults)
     with pytest.raises(openai.APIStatusError) as info:
         _client(stack).chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=3)
@@ -135,7 +149,12 @@ def test_upstream_errors_reach_the_client_openai_shaped(stack: LLMStack, faults:
     # nothing was delivered, so nothing is billed; the reservation went back
     samples = _samples(stack)
     assert _tokens(samples, "output") == 0
-    assert samples[("modelgate_llm_requests_total", (("model", MODEL), ("status", str(status)), ("tenant", "acme")))] == 1
+    assert (
+        samples[
+            ("modelgate_llm_requests_total", (("model", MODEL), ("status", str(status)), ("tenant", "acme")))
+        ]
+        == 1
+    )
 
 
 def test_unreachable_upstream_is_503_and_a_hang_is_504(make_settings: Callable[..., Settings]) -> None:
@@ -165,17 +184,23 @@ def test_a_stream_dropped_mid_way_ends_with_an_error_event(make_settings: Callab
         client = _client(stack)
         got: list[str] = []
         with pytest.raises(openai.APIError):
-            for chunk in client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=20, stream=True):
+            for chunk in client.chat.completions.create(
+                model=MODEL, messages=MESSAGES, max_tokens=20, stream=True
+            ):
                 if chunk.choices:
                     got.append(chunk.choices[0].delta.content or "")
         samples = _samples(stack)
         # what was delivered before the drop is billed, marked as an estimate
         assert _tokens(samples, "output") == sum(1 for g in got if g)
-        errors = samples[("modelgate_llm_upstream_errors_total", (("error_type", "stream_broken"), ("model", MODEL)))]
+        errors = samples[
+            ("modelgate_llm_upstream_errors_total", (("error_type", "stream_broken"), ("model", MODEL)))
+        ]
         assert errors == 1
 
 
-def test_client_disconnect_mid_stream_bills_the_tokens_delivered(make_settings: Callable[..., Settings]) -> None:
+def test_client_disconnect_mid_stream_bills_the_tokens_delivered(
+    make_settings: Callable[..., Settings],
+) -> None:
     with llm_stack(make_settings, sim=SimConfig(ttft_ms=1, itl_ms=40, tokens=200, seed=3)) as stack:
         delivered = 0
         with httpx.stream(
@@ -186,7 +211,11 @@ def test_client_disconnect_mid_stream_bills_the_tokens_delivered(make_settings: 
             timeout=10,
         ) as r:
             for line in r.iter_lines():
-                if line.startswith("data:") and '"content":"' in line.replace(" ", "") and '"content":""' not in line.replace(" ", ""):
+                if (
+                    line.startswith("data:")
+                    and '"content":"' in line.replace(" ", "")
+                    and '"content":""' not in line.replace(" ", "")
+                ):
                     delivered += 1
                 if delivered == 5:
                     break  # leaving the block closes the connection mid-stream
@@ -194,16 +223,25 @@ def test_client_disconnect_mid_stream_bills_the_tokens_delivered(make_settings: 
         samples = _samples(stack)
         while time.monotonic() < deadline:
             samples = _samples(stack)
-            if samples.get(("modelgate_llm_requests_total", (("model", MODEL), ("status", "499"), ("tenant", "acme")))):
+            if samples.get(
+                ("modelgate_llm_requests_total", (("model", MODEL), ("status", "499"), ("tenant", "acme")))
+            ):
                 break
             time.sleep(0.05)
-        assert samples[("modelgate_llm_requests_total", (("model", MODEL), ("status", "499"), ("tenant", "acme")))] == 1
+        assert (
+            samples[
+                ("modelgate_llm_requests_total", (("model", MODEL), ("status", "499"), ("tenant", "acme")))
+            ]
+            == 1
+        )
         billed = _tokens(samples, "output")
         assert delivered <= billed <= delivered + 2  # chunks in flight when the socket closed
         sim = metric_samples(httpx.get(f"{stack.sim_url}/metrics").text)
         # the upstream request was cancelled, not generated to the end
         assert sum(v for (n, _), v in sim.items() if n == "vllm:generation_tokens_total") < 200
-        budget = httpx.get(f"{stack.gateway_url}/v1/budget", headers={"Authorization": f"Bearer {ACME_KEY}"}).json()
+        budget = httpx.get(
+            f"{stack.gateway_url}/v1/budget", headers={"Authorization": f"Bearer {ACME_KEY}"}
+        ).json()
         assert budget["day"]["reserved_usd"] == 0
         assert budget["day"]["spent_usd"] == pytest.approx(
             samples[("modelgate_llm_cost_usd_total", (("model", MODEL), ("tenant", "acme")))], rel=1e-9
@@ -216,16 +254,23 @@ def test_200_concurrent_requests_never_overspend(make_settings: Callable[..., Se
     from gateway.auth import hash_key
 
     tenants = [{"name": "acme", "key_sha256": hash_key(ACME_KEY), "daily_usd": 1.5, "monthly_usd": 100.0}]
-    with llm_stack(make_settings, sim=SimConfig(ttft_ms=5, itl_ms=2, tokens=10, seed=4), tenants=tenants) as stack:
+    with llm_stack(
+        make_settings, sim=SimConfig(ttft_ms=5, itl_ms=2, tokens=10, seed=4), tenants=tenants
+    ) as stack:
 
         async def fire() -> list[int]:
             limits = httpx.Limits(max_connections=200)
             async with httpx.AsyncClient(base_url=stack.gateway_url, limits=limits, timeout=30) as c:
+
                 async def one(i: int) -> int:
                     r = await c.post(
                         "/v1/chat/completions",
-                        json={"model": MODEL, "messages": [{"role": "user", "content": f"q{i} hi"}], "max_tokens": 10,
-                              "stream": i % 2 == 0},
+                        json={
+                            "model": MODEL,
+                            "messages": [{"role": "user", "content": f"q{i} hi"}],
+                            "max_tokens": 10,
+                            "stream": i % 2 == 0,
+                        },
                         headers={"Authorization": f"Bearer {ACME_KEY}"},
                     )
                     await r.aread()
@@ -240,9 +285,15 @@ def test_200_concurrent_requests_never_overspend(make_settings: Callable[..., Se
         samples = _samples(stack)
         spent = samples[("modelgate_llm_cost_usd_total", (("model", MODEL), ("tenant", "acme")))]
         assert spent <= 1.5
-        budget = httpx.get(f"{stack.gateway_url}/v1/budget", headers={"Authorization": f"Bearer {ACME_KEY}"}).json()
-        assert budget["day"]["spent_usd"] == pytest.approx(spent, rel=1e-9) and budget["day"]["spent_usd"] <= 1.5
-        assert samples[("modelgate_budget_refusals_total", (("tenant", "acme"), ("window", "day")))] == refused
+        budget = httpx.get(
+            f"{stack.gateway_url}/v1/budget", headers={"Authorization": f"Bearer {ACME_KEY}"}
+        ).json()
+        assert (
+            budget["day"]["spent_usd"] == pytest.approx(spent, rel=1e-9) and budget["day"]["spent_usd"] <= 1.5
+        )
+        assert (
+            samples[("modelgate_budget_refusals_total", (("tenant", "acme"), ("window", "day")))] == refused
+        )
         assert samples[("modelgate_tenant_spend_usd", (("tenant", "acme"), ("window", "day")))] <= 1.5
         assert samples[("modelgate_tenant_budget_usd", (("tenant", "acme"), ("window", "day")))] == 1.5
         # a request whose worst case cannot fit is an OpenAI-shaped 429 with code budget_exceeded
@@ -254,14 +305,20 @@ def test_200_concurrent_requests_never_overspend(make_settings: Callable[..., Se
 def test_budget_is_per_tenant_and_survives_a_restart(make_settings: Callable[..., Settings]) -> None:
     with llm_stack(make_settings) as stack:
         _client(stack).chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=4)
-        acme = httpx.get(f"{stack.gateway_url}/v1/budget", headers={"Authorization": f"Bearer {ACME_KEY}"}).json()
-        globex = httpx.get(f"{stack.gateway_url}/v1/budget", headers={"Authorization": f"Bearer {GLOBEX_KEY}"}).json()
+        acme = httpx.get(
+            f"{stack.gateway_url}/v1/budget", headers={"Authorization": f"Bearer {ACME_KEY}"}
+        ).json()
+        globex = httpx.get(
+            f"{stack.gateway_url}/v1/budget", headers={"Authorization": f"Bearer {GLOBEX_KEY}"}
+        ).json()
         assert acme["tenant"] == "acme" and acme["day"]["spent_usd"] > 0 and acme["day"]["budget_usd"] == 10.0
         assert globex["tenant"] == "globex" and globex["day"]["spent_usd"] == 0
         assert httpx.get(f"{stack.gateway_url}/v1/budget").status_code == 401
         spent = acme["day"]["spent_usd"]
     with llm_stack(make_settings) as stack:  # same data dir → same SQLite ledger
-        again = httpx.get(f"{stack.gateway_url}/v1/budget", headers={"Authorization": f"Bearer {ACME_KEY}"}).json()
+        again = httpx.get(
+            f"{stack.gateway_url}/v1/budget", headers={"Authorization": f"Bearer {ACME_KEY}"}
+        ).json()
         assert again["day"]["spent_usd"] == pytest.approx(spent)
 
 
@@ -270,10 +327,12 @@ def test_llm_requests_are_logged_without_content_by_default(stack: LLMStack) -> 
     deadline = time.monotonic() + 10
     rows: list[dict] = []
     while time.monotonic() < deadline and not rows:
-        try:
-            rows = ds.dataset(stack.settings.llm_log_uri, format="parquet", partitioning="hive").to_table().to_pylist()
-        except (FileNotFoundError, OSError):
-            pass
+        with contextlib.suppress(FileNotFoundError, OSError):
+            rows = (
+                ds.dataset(stack.settings.llm_log_uri, format="parquet", partitioning="hive")
+                .to_table()
+                .to_pylist()
+            )
         time.sleep(0.1)
     (row,) = rows
     assert row["tenant"] == "acme" and row["model"] == MODEL and row["status"] == 200

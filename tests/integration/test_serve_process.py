@@ -56,7 +56,9 @@ def test_serve_trains_a_missing_model_then_serves(tmp_path: Path) -> None:
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120, proc=proc)
         r = httpx.post(
-            f"http://127.0.0.1:{port}/v1/churn/predict", json=FEATURES, headers={"Authorization": f"Bearer {ACME_KEY}"}
+            f"http://127.0.0.1:{port}/v1/churn/predict",
+            json=FEATURES,
+            headers={"Authorization": f"Bearer {ACME_KEY}"},
         )
         assert r.status_code == 200
     finally:
@@ -70,7 +72,10 @@ def test_bad_config_stops_start_up_with_one_line(tmp_path: Path) -> None:
     cfg = tmp_path / "modelgate.yaml"
     cfg.write_text("server: {port: -3}\n")
     done = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(cfg)], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(cfg)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "server.port" in done.stderr

@@ -61,7 +61,12 @@ def test_each_prediction_of_a_customer_is_judged_against_the_outcome_in_its_own_
     labels = _labels([("a", 0, "2025-01-31"), ("a", 1, "2025-02-10")])
     joined = join_labels(preds, labels, RULE, as_of=AS_OF)
     assert joined["label"].tolist() == [0, 1, 1, pd.NA]
-    assert joined["label_known_at"].dt.strftime("%m-%d").fillna("-").tolist() == ["01-31", "02-10", "02-10", "-"]
+    assert joined["label_known_at"].dt.strftime("%m-%d").fillna("-").tolist() == [
+        "01-31",
+        "02-10",
+        "02-10",
+        "-",
+    ]
     assert joined["label_status"].tolist() == ["labeled", "labeled", "labeled", "unlabeled"]
 
 
@@ -89,7 +94,13 @@ def test_unlabelled_predictions_are_kept_counted_and_in_order():
     )
     joined = join_labels(preds, _labels([("a", 0, "2025-01-20")]), RULE, as_of=AS_OF)
     assert list(joined.index) == [50, 40, 30, 20, 10]
-    assert joined["label_status"].tolist() == ["pending", "no_customer_id", "unlabeled", "labeled", "no_customer_id"]
+    assert joined["label_status"].tolist() == [
+        "pending",
+        "no_customer_id",
+        "unlabeled",
+        "labeled",
+        "no_customer_id",
+    ]
     assert status_counts(joined) == {"labeled": 1, "pending": 1, "unlabeled": 1, "no_customer_id": 2}
     assert len(joined) == len(preds)
 

@@ -75,7 +75,9 @@ def test_bad_rows_are_reported_with_line_numbers_and_skipped(tmp_path):
 
 def test_bad_summary_truncates_long_lists(tmp_path):
     body = "".join(f"x{i},perhaps,2025-01-01\n" for i in range(15))
-    parsed = parse_labels(read_export(_write(tmp_path, "customer_id,churned,known_at\n" + body)), LabelColumns())
+    parsed = parse_labels(
+        read_export(_write(tmp_path, "customer_id,churned,known_at\n" + body)), LabelColumns()
+    )
     (line,) = parsed.bad_summary(max_lines=3)
     assert line == "15 rows unknown churned value (lines 2, 3, 4 +12 more)"
 
@@ -118,7 +120,9 @@ def test_parquet_with_native_types(tmp_path):
         {
             "customer_id": ["a", "b", None],
             "churned": [True, False, True],
-            "known_at": pa.array([dt.date(2025, 1, 31), dt.date(2025, 2, 1), dt.date(2025, 2, 2)], pa.date32()),
+            "known_at": pa.array(
+                [dt.date(2025, 1, 31), dt.date(2025, 2, 1), dt.date(2025, 2, 2)], pa.date32()
+            ),
         }
     )
     pq.write_table(table, path)
