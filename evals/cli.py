@@ -94,15 +94,16 @@ def _endpoint(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str
 def _dispatch(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     # Imported here so `modelgate eval --help` stays fast and a config error is reported before any work.
     from evals.config import load_evals_config
-    from evals.history import HistoryStore
-    from evals.run_job import RunRequest, print_history, run_eval
-    from evals.sample_job import SampleRequest, run_sample
 
     cfg = load_evals_config(args.config)
     section = cfg.section
     if args.command == "history":
+        from evals.history import HistoryStore
+        from evals.report import history_lines
+
         with HistoryStore.open(cfg.history_path) as store:
-            print_history(store, suite=args.suite, model=args.model, limit=args.limit, out=out)
+            runs = store.list_runs(suite=args.suite, model=args.model, limit=args.limit)
+        out.writelines(line + "\n" for line in history_lines(runs))
         return 0
     base_url, api_key = _endpoint(args, environ)
     common = {
@@ -116,6 +117,8 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
     if common["timeout_s"] <= 0 or common["retries"] < 0:
         raise _UsageError("--timeout must be > 0 and --retries >= 0")
     if args.command == "run":
+        from evals.run_job import RunRequest, run_eval
+
         model = args.model or section.model
         if not model:
             raise _UsageError("no model: pass --model or set evals.model")
@@ -128,6 +131,8 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
             **common,
         )
         return run_eval(req, cfg, environ=environ, out=out, err=err)
+    from evals.sample_job import SampleRequest, run_sample
+
     s = section.sample
     rate = args.rate if args.rate is not None else s.rate
     if not 0 < rate <= 1:
@@ -145,9 +150,7 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from evals.llm_log import LogSampleError
-    from evals.run_job import BadInput
-    from evals.suite import SuiteError
+    from evals.errors import EvalInputError
     from gateway.configfile import ConfigFileError
 
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -161,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:  # `--help` of a subcommand
             return int(exc.code or 0)
         return _dispatch(args, os.environ, sys.stdout, sys.stderr)
-    except (_UsageError, BadInput, SuiteError, LogSampleError, ConfigFileError) as exc:
+    except (_UsageError, EvalInputError, ConfigFileError) as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

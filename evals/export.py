@@ -6,8 +6,8 @@ Job metrics are published through `monitoring.job_results.publish` (the gateway 
 
 Langfuse is used when LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are all set: one trace per
 run (a root span) with one generation per item and its scores, through the official SDK on a private
-TracerProvider (so the SDK never takes over the process's global OpenTelemetry provider), flushed and shut
-down before the command exits. A Langfuse failure is logged and never fails the job.
+TracerProvider (so the SDK never takes over the process's global OpenTelemetry provider), flushed before
+the command exits. A Langfuse failure is logged and never fails the job.
 """
 
 from __future__ import annotations
@@ -104,12 +104,15 @@ def export_to_langfuse(
     from langfuse import Langfuse
     from opentelemetry.sdk.trace import TracerProvider
 
-    provider = TracerProvider()
+    # A private provider, so the SDK never installs itself as the process's global one. No shutdown at the
+    # end: the SDK keeps one client per public key for the whole process and would hand a shut-down one to
+    # the next export (the next model of a sample run), which then drops its scores ("client has been shut
+    # down"). `flush()` delivers everything now; the SDK's own atexit hook shuts it down at exit.
     client = Langfuse(
         public_key=settings.public_key,
         secret_key=settings.secret_key,
         base_url=settings.host,
-        tracer_provider=provider,
+        tracer_provider=TracerProvider(),
     )
     try:
         trace_id = _send(client, record, results, inputs, verdict)
@@ -118,9 +121,6 @@ def export_to_langfuse(
     except Exception as exc:  # telemetry must never fail the job
         log.warning("Langfuse export failed: %s", exc)
         return None
-    finally:
-        client.shutdown()
-        provider.shutdown()
 
 
 def _send(

@@ -28,13 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from evals.errors import LogSampleError
+
 __all__ = ["LogSampleError", "SampleDraw", "SampleRow", "draw_sample", "drawn", "parse_prompt"]
 
 _PARTITIONING = ds.partitioning(pa.schema([("date", pa.string()), ("model", pa.string())]), flavor="hive")
-
-
-class LogSampleError(Exception):
-    """The log cannot be read as asked; the message is one line."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ summary["regression"]["verdict"], summary["changes"]["newly_failing"]
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -15,7 +16,7 @@ from evals.records import ItemResult, RunRecord
 from evals.regression import Comparison, RegressionConfig, UnpairedComparison
 from evals.scorers import Outcome
 
-__all__ = ["changes", "run_summary", "sample_summary"]
+__all__ = ["changes", "history_lines", "run_summary", "sample_summary"]
 
 MAX_LISTED = 50
 
@@ -114,3 +115,17 @@ def sample_summary(
         "baseline": {"spec": spec, "run_ids": [r.run_id for r in baseline_runs]},
         "regression": regression,
     }
+
+
+def history_lines(runs: Sequence[RunRecord]) -> list[str]:
+    """`modelgate eval history`: one line per run."""
+    lines = []
+    for run in runs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.started_at))
+        rate = f"{run.pass_rate:.1%}" if run.pass_rate is not None else "n/a"
+        score = f"{run.score:.3f}" if run.score is not None else "n/a"
+        lines.append(
+            f"{when}  {run.run_id}  {run.kind:<6} {run.suite:<12} {run.model:<20} pass {rate:>6}  "
+            f"score {score}  err {run.n_error:>3}  {run.verdict}"
+        )
+    return lines

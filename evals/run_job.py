@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from evals.client import RetryPolicy, make_client
 from evals.config import EvalsConfig
+from evals.errors import BadInput
 from evals.export import export_to_langfuse, langfuse_settings, publish_metrics
 from evals.history import HistoryStore
 from evals.html_report import render_run_report
@@ -29,7 +30,7 @@ from evals.report import run_summary
 from evals.runner import RunSettings, run_items
 from evals.suite import Suite, load_suite, resolve_suite
 
-__all__ = ["BadInput", "RunRequest", "new_run_id", "print_history", "report_paths", "run_eval", "write_text"]
+__all__ = ["RunRequest", "new_run_id", "report_paths", "run_eval", "write_text"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,6 @@ class RunRequest:
     use_cache: bool = False
     json_path: Path | None = None
     html_path: Path | None = None
-
-
-class BadInput(Exception):
-    """Exit 2 with this one-line message."""
 
 
 def new_run_id(now: float) -> str:
@@ -185,17 +182,3 @@ def _headline(record: RunRecord, summary: dict[str, Any]) -> str:
         f"{record.suite} · {record.model}: pass {record.n_pass}/{record.n_items} ({rate}), "
         f"{record.n_error} errors; baseline {then} → {summary['verdict']}"
     )
-
-
-def print_history(
-    store: HistoryStore, *, suite: str | None, model: str | None, limit: int, out: TextIO
-) -> None:
-    """`modelgate eval history`: the newest runs first, one line each."""
-    for run in store.list_runs(suite=suite, model=model, limit=limit):
-        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.started_at))
-        rate = f"{run.pass_rate:.1%}" if run.pass_rate is not None else "n/a"
-        score = f"{run.score:.3f}" if run.score is not None else "n/a"
-        out.write(
-            f"{when}  {run.run_id}  {run.kind:<6} {run.suite:<12} {run.model:<20} pass {rate:>6}  "
-            f"score {score}  err {run.n_error:>3}  {run.verdict}\n"
-        )

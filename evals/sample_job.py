@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from evals.client import RetryPolicy, make_client
 from evals.config import EvalsConfig
+from evals.errors import BadInput
 from evals.export import export_to_langfuse, langfuse_settings, publish_metrics
 from evals.history import HistoryStore
 from evals.judge import JudgeConfig
@@ -28,7 +29,7 @@ from evals.progress import Progress
 from evals.records import ItemResult, RunRecord, summarise_run
 from evals.regression import Verdict, compare_unpaired, parse_baseline_spec
 from evals.report import sample_summary
-from evals.run_job import BadInput, new_run_id, report_paths, write_text
+from evals.run_job import new_run_id, report_paths, write_text
 from evals.runner import judge_text
 
 __all__ = ["SUITE", "SampleRequest", "run_sample"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.errors import SuiteError
 from evals.scorers import ScorerSpec, check_expected, parse_scorer_spec
 
 __all__ = [
@@ -37,10 +38,6 @@ PARAM_KEYS = frozenset(
     {"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty"}
 )
 ROLES = frozenset({"system", "user", "assistant", "developer"})
-
-
-class SuiteError(ValueError):
-    """The suite cannot be used; the message is one line naming the file and line."""
 
 
 @dataclass(frozen=True)

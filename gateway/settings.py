@@ -227,6 +227,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"llm.prices: no price for model {missing[0]!r} while billing is on")
         if self.llm.upstream_url and not re.match(r"^https?://", self.llm.upstream_url):
             raise ValueError("llm.upstream_url: must start with http:// or https://")
+        if self.budgets.reservation_ttl_s <= self.llm.total_timeout_s:
+            raise ValueError(
+                "budgets.reservation_ttl_s: must be longer than llm.total_timeout_s, or a request still "
+                "running would stop being held against the budget"
+            )
         if self.budgets.backend == "redis" and not self.budgets.redis_url:
             raise ValueError("budgets.redis_url: required when budgets.backend is 'redis'")
         return self

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from servers import REPO, free_port
 
 __all__ = ["Backend", "BackendUnavailable", "find_phoenix", "start_otlp_backend"]
@@ -98,7 +97,10 @@ class Backend:
 
 def find_phoenix() -> Path:
     """The `phoenix` executable, or BackendUnavailable saying how to install it."""
-    candidates = [os.environ.get("MODELGATE_PHOENIX_BIN"), str(REPO / ".tools" / "phoenix" / "bin" / "phoenix")]
+    candidates = [
+        os.environ.get("MODELGATE_PHOENIX_BIN"),
+        str(REPO / ".tools" / "phoenix" / "bin" / "phoenix"),
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate)

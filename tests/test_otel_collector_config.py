@@ -19,7 +19,9 @@ def config() -> dict[str, Any]:
     return data
 
 
-def test_every_component_a_pipeline_names_is_defined_and_every_defined_one_is_used(config: dict[str, Any]) -> None:
+def test_every_component_a_pipeline_names_is_defined_and_every_defined_one_is_used(
+    config: dict[str, Any],
+) -> None:
     pipelines = config["service"]["pipelines"]
     assert set(pipelines) == {"traces"}
     for kind in ("receivers", "processors", "exporters"):

@@ -3,7 +3,8 @@
     from gateway.budget import Budget, BudgetExceeded, Price, create_ledger, estimate_input_tokens
 
 `pricing` holds the pure cost arithmetic, `ledger` the `SpendLedger` Protocol and its types and errors,
-`windows` the UTC day/month keys, `sqlite_store` and `redis_store` the two stores, `factory` picks one.
+`windows` the UTC day/month keys, `sqlite_store` (on a `serial_thread`) and `redis_store` the two stores,
+`factory` picks one.
 Importing this package opens nothing and starts nothing; `redis` is imported only by `redis_store`.
 """
 

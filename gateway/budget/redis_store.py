@@ -21,15 +21,14 @@ live one stops counting (its amount leaves `held`, it is marked expired and kept
 a late settle still records its cost), an expired one is forgotten. The clock is the caller's `now`, so
 replicas' clocks should agree to well within `reservation_ttl_s` (NTP does).
 
-Cancellation: script calls run as tasks the ledger keeps, shielded from the caller's cancellation. A
-cancelled `settle` still lands; a cancelled `reserve` whose script did run is released once its answer
-arrives. `close()` waits (up to `_CLOSE_TIMEOUT_S`) for those before closing an owned client.
+Cancellation: `settle` runs as a task the ledger keeps, shielded from the caller's cancellation, so it
+lands even when the client is gone; a cancelled `reserve` queues a release of its hold (best effort, see
+`reserve`). `close()` waits (up to `_CLOSE_TIMEOUT_S`) for those before closing an owned client.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import os
 import time
@@ -213,13 +212,14 @@ class RedisLedger:
             self._meta_ttl_ms,
         ]
         reservation = Reservation(rid, tenant, from_nano(amount), day, month)
-        call = self._spawn(self._call(self._reserve, self._keys(tenant, day, month), args))
         try:
-            result = await asyncio.shield(call)
+            result = await self._call(self._reserve, self._keys(tenant, day, month), args)
         except asyncio.CancelledError:
             # The caller gave up (client disconnected) while the script may already have run: release the
-            # hold once the answer is in, so an abandoned request does not hold budget until it expires.
-            self._spawn(self._undo_reserve(call, reservation))
+            # hold (a no-op if it never ran), so an abandoned request does not hold budget until it expires.
+            # Not shielding the call itself saves a task per request; the price is a rare race (the release
+            # overtaking a reserve still in Redis's input buffer) that leaves the hold to its TTL.
+            self._spawn(self.release(reservation))
             raise
         status = _text(result[0])
         if status != "ok":
@@ -228,11 +228,6 @@ class RedisLedger:
             assert limit is not None  # the script refuses only on a window that has a limit
             raise BudgetExceeded(tenant, window, limit, from_nano(int(result[1])), from_nano(amount))
         return reservation
-
-    async def _undo_reserve(self, call: asyncio.Task[Any], reservation: Reservation) -> None:
-        with contextlib.suppress(Exception):
-            if _text((await call)[0]) == "ok":
-                await self.release(reservation)
 
     async def settle(self, reservation: Reservation, actual_usd: float) -> None:
         actual = to_nano(actual_usd, what="actual_usd")

@@ -32,13 +32,22 @@ class LLMRequest:
     payload: dict[str, Any]
     raw: bytes
 
-    def upstream_body(self) -> bytes:
-        """The body sent upstream: a stream always asks for usage, so billing never guesses."""
-        if not self.stream:
-            return self.raw  # untouched: nothing to add, and no re-serialisation on the hot path
-        options = dict(self.payload.get("stream_options") or {})
-        options["include_usage"] = True
-        return json.dumps({**self.payload, "stream_options": options}, separators=(",", ":")).encode()
+    def upstream_body(self, max_tokens_cap: int) -> bytes:
+        """The body sent upstream. A stream always asks for usage, so billing never guesses; a request
+        without max_tokens gets the cap the reservation assumed, so the reservation is a true bound."""
+        changes: dict[str, Any] = {}
+        if self.max_tokens is None:
+            changes["max_tokens"] = max_tokens_cap
+        if self.stream:
+            changes["stream_options"] = {**(self.payload.get("stream_options") or {}), "include_usage": True}
+        if not changes:
+            return self.raw  # untouched: no re-serialisation on the hot path
+        return json.dumps({**self.payload, **changes}, separators=(",", ":")).encode()
+
+    @property
+    def choices(self) -> int:
+        n = self.payload.get("n", 1)
+        return n if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else 1
 
 
 def _bad(param: str, message: str) -> LLMInvalidRequest:

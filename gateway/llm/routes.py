@@ -45,20 +45,19 @@ async def _complete(
     call = await svc.begin(req, tenant, request_id, current_trace_id())
     headers = svc.upstream_headers(call)
     path = _PATHS[op]
+    upstream_body = req.upstream_body(svc.settings.llm.max_tokens_cap)
     try:
         if req.stream:
             stack = AsyncExitStack()
             try:
                 async with asyncio.timeout(svc.settings.llm.first_token_timeout_s):
-                    lines = await stack.enter_async_context(
-                        svc.upstream.stream(path, req.upstream_body(), headers)
-                    )
+                    lines = await stack.enter_async_context(svc.upstream.stream(path, upstream_body, headers))
             except BaseException:
                 await stack.aclose()
                 raise
             return StreamRelay(svc, call, stack, lines)
         async with asyncio.timeout(svc.settings.llm.total_timeout_s):
-            body = await svc.upstream.post_json(path, req.upstream_body(), headers)
+            body = await svc.upstream.post_json(path, upstream_body, headers)
     except TimeoutError:
         failure: UpstreamFailure = UpstreamTimeoutError("upstream did not answer in time")
         err = svc.translate(failure)

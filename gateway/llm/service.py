@@ -108,7 +108,11 @@ class LLMService:
         now = datetime.now(UTC)
         if self.settings.llm.billing:
             amount = worst_case_cost(
-                input_estimate, request.max_tokens, price, max_tokens_cap=self.settings.llm.max_tokens_cap
+                input_estimate,
+                request.max_tokens,
+                price,
+                max_tokens_cap=self.settings.llm.max_tokens_cap,
+                n=request.choices,
             )
             budget = Budget(tenant.daily_usd, tenant.monthly_usd)
             try:

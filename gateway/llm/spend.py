@@ -105,10 +105,12 @@ def budget_view(
     """The JSON a tenant reads about itself at `GET /v1/budget`."""
     day_end, month_end = window_ends(now)
 
-    def window(key: str, used: float, reserved: float, limit: float | None, ends: float) -> dict[str, object]:
+    def window(
+        key: str, used: float, committed: float, reserved: float, limit: float | None, ends: float
+    ) -> dict[str, object]:
         return {
             "window": key,
-            "spent_usd": round(used - reserved, 9),
+            "spent_usd": round(committed, 9),
             "reserved_usd": round(reserved, 9),
             "budget_usd": limit,
             "soft_limit_usd": None if limit is None else round(limit * soft_fraction, 9),
@@ -119,8 +121,20 @@ def budget_view(
     return {
         "object": "budget",
         "tenant": tenant.name,
-        "day": window(snap.day_key, snap.day_usd, snap.day_reserved_usd, tenant.daily_usd, day_end),
+        "day": window(
+            snap.day_key,
+            snap.day_usd,
+            snap.day_committed_usd,
+            snap.day_reserved_usd,
+            tenant.daily_usd,
+            day_end,
+        ),
         "month": window(
-            snap.month_key, snap.month_usd, snap.month_reserved_usd, tenant.monthly_usd, month_end
+            snap.month_key,
+            snap.month_usd,
+            snap.month_committed_usd,
+            snap.month_reserved_usd,
+            tenant.monthly_usd,
+            month_end,
         ),
     }

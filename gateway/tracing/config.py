@@ -61,11 +61,11 @@ class TracingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(
-        False,
+        default=False,
         description="Emit OpenTelemetry spans. Off by default; OTEL_SDK_DISABLED=true also turns it off.",
     )
     endpoint: str | None = Field(
-        None,
+        default=None,
         description=(
             "OTLP/HTTP base URL of the trace backend or collector, e.g. http://127.0.0.1:4318; "
             "/v1/traces is appended unless the URL already ends with it. None: the OTEL_EXPORTER_OTLP_* "
@@ -80,7 +80,7 @@ class TracingConfig(BaseModel):
         ),
     )
     sample_ratio: float = Field(
-        1.0,
+        default=1.0,
         ge=0.0,
         le=1.0,
         description=(
@@ -88,26 +88,28 @@ class TracingConfig(BaseModel):
             "honoured. Trace ids are still created and propagated for unsampled requests."
         ),
     )
-    service_name: str = Field("modelgate", min_length=1, description="Resource attribute service.name.")
+    service_name: str = Field(
+        default="modelgate", min_length=1, description="Resource attribute service.name."
+    )
     environment: str = Field(
-        "development", min_length=1, description="Resource attribute deployment.environment.name."
+        default="development", min_length=1, description="Resource attribute deployment.environment.name."
     )
     capture_content: bool = Field(
-        False,
+        default=False,
         description=(
             "Record prompts and completions (gen_ai.input.messages / gen_ai.output.messages) on LLM spans. "
             "Off by default: content is personal data and only the operator may opt in."
         ),
     )
     redact: bool = Field(
-        True,
+        default=True,
         description=(
             "When content is captured, replace e-mail addresses, phone numbers and card numbers in it "
             "with placeholders before it leaves the process."
         ),
     )
     export_timeout_s: float = Field(
-        2.0,
+        default=2.0,
         gt=0.0,
         le=60.0,
         description=(

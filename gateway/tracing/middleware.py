@@ -33,6 +33,7 @@ from gateway.tracing.setup import Tracing
 __all__ = [
     "DEFAULT_EXCLUDED_PATHS",
     "TRACE_ID_HEADER",
+    "TRACE_ID_SCOPE_KEY",
     "TracingMiddleware",
     "instrument_app",
     "request_attributes",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 TRACE_ID_HEADER = "x-trace-id"
+TRACE_ID_SCOPE_KEY = "modelgate.trace_id"
 # Scrapes and probes: frequent, uninteresting, and they would drown the traces that matter.
 DEFAULT_EXCLUDED_PATHS: frozenset[str] = frozenset({"/metrics", "/healthz", "/readyz"})
 _KNOWN_METHODS = frozenset(
@@ -117,15 +119,20 @@ class TracingMiddleware:
             _log.exception("could not start the request span")
             await self.app(scope, receive, send)
             return
-        trace_id = format_trace_id(span.get_span_context().trace_id).encode("latin-1")
+        trace_hex = format_trace_id(span.get_span_context().trace_id)
+        trace_id = trace_hex.encode("latin-1")
+        # For error handlers that run outside this middleware (FastAPI's 500 handler sits in
+        # ServerErrorMiddleware, outermost), where the span is no longer current.
+        scope[TRACE_ID_SCOPE_KEY] = trace_hex
         state = {"named": False}
 
-        def name_span() -> None:
-            route = route_template(scope)
-            if route is not None:
-                span.update_name(f"{method} {route}")
-                span.set_attribute("http.route", route)
+        def route_attributes() -> dict[str, AttributeValue]:
             state["named"] = True
+            route = route_template(scope)
+            if route is None:
+                return {}
+            span.update_name(f"{method} {route}")
+            return {"http.route": route}
 
         async def send_with_trace(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -135,11 +142,12 @@ class TracingMiddleware:
                         **message,
                         "headers": [*message.get("headers", ()), (_TRACE_ID_HEADER_BYTES, trace_id)],
                     }
-                    name_span()
-                    span.set_attribute("http.response.status_code", status)
+                    attrs = route_attributes()
+                    attrs["http.response.status_code"] = status
                     if status >= 500:
-                        span.set_attribute("error.type", str(status))
+                        attrs["error.type"] = str(status)
                         span.set_status(StatusCode.ERROR)
+                    span.set_attributes(attrs)
                 except Exception:
                     _log.exception("could not record the response on the request span")
             await send(message)
@@ -154,7 +162,7 @@ class TracingMiddleware:
             raise
         finally:
             if not state["named"]:
-                name_span()
+                span.set_attributes(route_attributes())
             otel_context.detach(token)
             span.end()
 

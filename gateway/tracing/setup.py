@@ -3,14 +3,15 @@
 Each app gets its own provider, so tests can build many apps in one process and nothing else in the
 process (the Langfuse SDK, a library's instrumentation) changes where the gateway's spans go.
 
-    tracing = setup_tracing(settings.tracing, service_version=__version__)   # in the lifespan
+    tracing = setup_tracing(settings.tracing, service_version=__version__)   # starts the export thread
     ...
     tracing.shutdown()                                                        # on the way out
 
 A trace backend that is down or slow never slows or fails a request: spans are queued in memory by a
-`BatchSpanProcessor` and exported from its own thread; when the queue (`MAX_QUEUE_SIZE` spans) is full, new
-spans are dropped, and one export, retries included, gives up after `export_timeout_s`. `shutdown()`
-flushes what is queued for at most `export_timeout_s` (plus one in-flight request's timeout).
+`BatchSpanProcessor` and exported from its own thread (by `otlp_export.OTLPHTTPSpanExporter`). When the
+queue (`MAX_QUEUE_SIZE` spans) is full the oldest queued span is dropped; one export, retries included,
+gives up after `export_timeout_s`. `shutdown()` flushes for at most `export_timeout_s`, then returns and
+abandons what is left.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from dataclasses import dataclass, field
 
 from opentelemetry import trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.resources import (
@@ -46,6 +46,7 @@ from opentelemetry.sdk.version import __version__ as sdk_version
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway.tracing.config import ResolvedTracing, TracingConfig, resolve_tracing
+from gateway.tracing.otlp_export import OTLPHTTPSpanExporter
 
 __all__ = [
     "INSTRUMENTATION_NAME",
@@ -144,10 +145,8 @@ def setup_tracing(
     if exporter is not None:
         processor = SimpleSpanProcessor(exporter)
     else:
-        otlp = OTLPSpanExporter(
-            endpoint=settings.traces_endpoint,
-            headers=settings.headers,
-            timeout=settings.export_timeout_s,
+        otlp = OTLPHTTPSpanExporter(
+            settings.traces_endpoint, headers=settings.headers, timeout_s=settings.export_timeout_s
         )
         processor = BatchSpanProcessor(
             otlp,

@@ -71,9 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # --help has printed the help
         return exc.code if isinstance(exc.code, int) else 0
-    if args.command == "ingest":
-        return _ingest(args)
-    return _simulate(args)
+    try:
+        return _ingest(args) if args.command == "ingest" else _simulate(args)
+    except Exception as exc:  # a job CLI ends in one line, never a traceback
+        print(
+            f"modelgate labels {args.command}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr
+        )
+        return 2
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -85,8 +89,9 @@ def _ingest(args: argparse.Namespace) -> int:
         return 2
     try:
         code = _ingest_with(cfg, args, run)
-    except (LabelFileError, LabelsSettingsError, ConfigFileError) as exc:
-        print(f"modelgate labels ingest: {exc}", file=sys.stderr)
+    except (LabelFileError, LabelsSettingsError, ConfigFileError, OSError) as exc:
+        # OSError: the label store cannot be written (permissions, full disk, unreachable bucket).
+        print(f"modelgate labels ingest: {' '.join(str(exc).split())}", file=sys.stderr)
         publish(cfg.results_dir, run, exit_code=2, metrics=[], pushgateway_url=cfg.pushgateway_url)
         return 2
     return code
@@ -165,8 +170,22 @@ def _simulate(args: argparse.Namespace) -> int:
     except (ConfigFileError, UsageError, LogWindowError, ValueError) as exc:
         print(f"modelgate labels simulate: {exc}", file=sys.stderr)
         return 2
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix.endswith(".parquet"):
+    try:
+        _write_export(export, args.out)
+    except OSError as exc:
+        print(f"modelgate labels simulate: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    customers = rows["customer_id"].dropna().nunique()
+    print(
+        f"{len(rows)} logged predictions, {customers} customers: {len(export)} outcomes known by "
+        f"{as_of.date()} written to {args.out}"
+    )
+    return 0
+
+
+def _write_export(export: pd.DataFrame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.name.lower().endswith(".parquet"):
         # What a billing system's Parquet would hold: a real boolean and a real date.
         table = pa.table(
             {
@@ -175,15 +194,9 @@ def _simulate(args: argparse.Namespace) -> int:
                 "known_at": pa.array(pd.to_datetime(export["known_at"]).dt.date, pa.date32()),
             }
         )
-        pq.write_table(table, args.out)
+        pq.write_table(table, out)
     else:
-        export.to_csv(args.out, index=False)
-    customers = rows["customer_id"].dropna().nunique()
-    print(
-        f"{len(rows)} logged predictions, {customers} customers: {len(export)} outcomes known by "
-        f"{as_of.date()} written to {args.out}"
-    )
-    return 0
+        export.to_csv(out, index=False)
 
 
 def _timestamp(text: str) -> pd.Timestamp:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.isotonic import IsotonicRegression
 
 from monitoring.performance.classification import Confusion, weighted_auc
 
@@ -78,6 +77,9 @@ def fit_calibrator(scores: npt.ArrayLike, labels: npt.ArrayLike, method: str = "
     if len(s) != len(y) or len(np.unique(y)) != 2:
         raise ValueError("calibration needs scores and 0/1 labels of the same length, with both classes")
     if method == "isotonic":
+        # Imported here: scikit-learn costs seconds to import, and the default (Platt) does not need it.
+        from sklearn.isotonic import IsotonicRegression
+
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(s, y)
         return Calibrator("isotonic", x=np.asarray(iso.X_thresholds_), y=np.asarray(iso.y_thresholds_))
     a, b = _platt_fit(_logit(s), y)

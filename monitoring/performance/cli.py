@@ -138,18 +138,26 @@ def _run(args: argparse.Namespace, cfg: MonitoringConfig, started: float) -> int
         _say(f"error: {' '.join(str(exc).split()) or type(exc).__name__}")
         publish(cfg.results_dir, run, exit_code=2, metrics=[], pushgateway_url=cfg.pushgateway_url)
         return 2
+    except Exception as exc:  # a job CLI ends in one line, never a traceback; the run is recorded as failed
+        _say(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}")
+        publish(cfg.results_dir, run, exit_code=2, metrics=[], pushgateway_url=cfg.pushgateway_url)
+        return 2
     for b in outcome.breaches:
         _say(
             f"{b.model_version}: AUC {b.auc:.3f} on the window of {b.window_start.date()} "
             f"({b.n_labeled} labels) is below {b.limit:.3f}"
         )
-    publish(
-        cfg.results_dir,
-        run,
-        exit_code=outcome.exit_code,
-        metrics=outcome.metrics,
-        pushgateway_url=cfg.pushgateway_url,
-    )
+    try:
+        publish(
+            cfg.results_dir,
+            run,
+            exit_code=outcome.exit_code,
+            metrics=outcome.metrics,
+            pushgateway_url=cfg.pushgateway_url,
+        )
+    except OSError as exc:
+        _say(f"error: cannot publish the job result to {cfg.results_dir}: {exc.strerror or exc}")
+        return 2
     return outcome.exit_code
 
 

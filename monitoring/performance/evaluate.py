@@ -56,7 +56,7 @@ class Reference:
 @dataclass(frozen=True)
 class EvaluationSettings:
     auc_drop: float = 0.05
-    min_labels: int = 200
+    min_labels: int = 1000
     max_pending_share: float = 0.2
     bootstrap: int = 200
     level: float = 0.95

@@ -31,7 +31,7 @@ class PerformanceSettings:
     days: int = 90
     window: str = "weekly"
     auc_drop: float = 0.05
-    min_labels: int = 200
+    min_labels: int = 1000
     max_pending_share: float = 0.2
     calibration: str = "platt"
     bootstrap: int = 200
@@ -68,7 +68,7 @@ def performance_settings(section: dict[str, Any]) -> PerformanceSettings:
         days=_int(section, "days", 90, 1),
         window=window,
         auc_drop=float(drop),
-        min_labels=_int(section, "min_labels", 200, 1),
+        min_labels=_int(section, "min_labels", 1000, 1),
         max_pending_share=float(pending),
         calibration=calibration,
         bootstrap=_int(section, "bootstrap", 200, 0),

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TESTS = Path(__file__).resolve().parent
 RULE_FILES = ("recording_rules.yml", "alerts.yml")
 UNIT_TESTS = sorted(TESTS.glob("*.test.yml"))
+# Days of simulated history: several seconds of promtool each.
+SLOW_UNIT_TESTS = {"prediction_shift.test.yml", "jobs.test.yml"}
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
     PROMTOOL is None, reason="promtool is not installed (`make system-deps` installs Debian's prometheus)"
@@ -72,7 +74,7 @@ def test_rule_files_are_valid() -> None:
 @pytest.mark.parametrize(
     "unit_test",
     [
-        pytest.param(p, id=p.name, marks=[pytest.mark.slow] if p.name == "prediction_shift.test.yml" else [])
+        pytest.param(p, id=p.name, marks=[pytest.mark.slow] if p.name in SLOW_UNIT_TESTS else [])
         for p in UNIT_TESTS
     ],
 )

@@ -19,7 +19,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_quality_drop_is_caught_and_equal_quality_is_not(sim_process, config_file, tmp_path, capsys):
     def run(*extra):
-        argv = ["run", "core", "--config", str(config_file), "--model", MODEL, "--base-url", f"{sim_process}/v1"]
+        argv = [
+            "run",
+            "core",
+            "--config",
+            str(config_file),
+            "--model",
+            MODEL,
+            "--base-url",
+            f"{sim_process}/v1",
+        ]
         return main([*argv, "--api-key", "k", "--concurrency", "8", "--baseline", "trailing:3", *extra])
 
     set_faults(sim_process, wrong_rate=0.05)

@@ -188,7 +188,6 @@ def test_two_processes_sharing_one_sqlite_file_admit_exactly_the_budget(tmp_path
                 p.kill()
                 p.wait(timeout=5)
 
-    print("admitted per process:", [r["admitted"] for r in results])
     assert sum(r["admitted"] for r in results) == 50
     assert all(r["admitted"] > 0 for r in results), "one process never got a turn: the race did not happen"
     assert sorted(w for r in results for w in r["refused"]) == ["daily"] * (N_REQUESTS - 50)

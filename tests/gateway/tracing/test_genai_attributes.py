@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -21,7 +22,7 @@ from gateway.tracing.genai import (
     span_name,
 )
 
-CHAT = {
+CHAT: dict[str, Any] = {
     "model": "llama-3.1-8b",
     "messages": [
         {"role": "system", "content": "Be brief."},
@@ -38,7 +39,7 @@ CHAT = {
 }
 
 
-def recorded(attributes: dict) -> dict:
+def recorded(attributes: dict[str, Any]) -> dict[str, Any]:
     """Set the attributes on a real SDK span and return what the exporter sees (drops invalid types)."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -49,7 +50,7 @@ def recorded(attributes: dict) -> dict:
     return dict(span.attributes or {})
 
 
-def same_on_span(attributes: dict) -> bool:
+def same_on_span(attributes: dict[str, Any]) -> bool:
     """Nothing was dropped or changed by the SDK (it stores sequences as tuples)."""
     expected = {k: tuple(v) if isinstance(v, list) else v for k, v in attributes.items()}
     return recorded(attributes) == expected
@@ -80,7 +81,9 @@ def test_chat_request_attributes() -> None:
 
 def test_request_attributes_skip_what_is_absent_or_ill_typed() -> None:
     payload = {"prompt": "hi", "max_tokens": True, "temperature": "hot", "stream": False, "n": 1, "user": 5}
-    attrs = genai_request_attributes("text_completion", payload, provider="openai", server_address=None, server_port=None)
+    attrs = genai_request_attributes(
+        "text_completion", payload, provider="openai", server_address=None, server_port=None
+    )
     assert attrs == {"gen_ai.operation.name": "text_completion", "gen_ai.provider.name": "openai"}
     # The newer chat field wins over the old one; n != 1 is recorded; JSON output is named.
     attrs = genai_request_attributes(
@@ -98,7 +101,14 @@ def test_request_attributes_skip_what_is_absent_or_ill_typed() -> None:
 def test_response_attributes_for_a_stream() -> None:
     start_ns = 1_752_384_000_000_000_000  # 2025-07-13T05:20:00Z
     attrs = genai_response_attributes(
-        "chatcmpl-1", "llama-3.1-8b", ["stop", None], 12, 30, cost_usd=0.00042, ttft_s=0.5, start_time_ns=start_ns
+        "chatcmpl-1",
+        "llama-3.1-8b",
+        ["stop", None],
+        12,
+        30,
+        cost_usd=0.00042,
+        ttft_s=0.5,
+        start_time_ns=start_ns,
     )
     assert same_on_span(attrs)
     assert attrs["gen_ai.response.id"] == "chatcmpl-1"
@@ -134,7 +144,9 @@ def test_input_messages_follow_the_semconv_structure_and_redact() -> None:
             {
                 "role": "assistant",
                 "content": None,
-                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}],
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+                ],
             },
             {"role": "tool", "tool_call_id": "c1", "content": "found +44 20 7946 0958"},
         ]
@@ -145,7 +157,10 @@ def test_input_messages_follow_the_semconv_structure_and_redact() -> None:
         {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
         {"role": "user", "parts": [{"type": "text", "content": "My mail is [EMAIL], summarise."}]},
         {"role": "user", "parts": [{"type": "text", "content": "and this image"}, {"type": "image_url"}]},
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "lookup", "arguments": "{}"}]},
+        {
+            "role": "assistant",
+            "parts": [{"type": "tool_call", "id": "c1", "name": "lookup", "arguments": "{}"}],
+        },
         {"role": "tool", "parts": [{"type": "tool_call_response", "response": "found [PHONE]", "id": "c1"}]},
     ]
     raw = json.loads(str(input_messages_attribute(CHAT, redact=False)["gen_ai.input.messages"]))
@@ -163,7 +178,11 @@ def test_completion_prompt_and_truncation() -> None:
 def test_output_messages() -> None:
     (value,) = output_messages_attribute("reach me at bo@x.io", "length", redact=True).values()
     assert json.loads(str(value)) == [
-        {"role": "assistant", "parts": [{"type": "text", "content": "reach me at [EMAIL]"}], "finish_reason": "length"}
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "reach me at [EMAIL]"}],
+            "finish_reason": "length",
+        }
     ]
     (value,) = output_messages_attribute("cut", None, redact=False).values()
     assert json.loads(str(value))[0]["finish_reason"] == "error"

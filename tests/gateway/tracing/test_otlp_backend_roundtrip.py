@@ -14,6 +14,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind
+from otlp_backend import Backend, BackendUnavailable, start_otlp_backend
 
 from gateway.tracing import (
     TracingConfig,
@@ -25,8 +26,6 @@ from gateway.tracing import (
     span_name,
 )
 from gateway.tracing.setup import Tracing
-
-from otlp_backend import Backend, BackendUnavailable, start_otlp_backend
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -46,9 +45,11 @@ def test_spans_exported_by_the_sdk_come_back_with_their_structure(backend: Backe
     provider = TracerProvider(resource=Resource({"service.name": "roundtrip"}), shutdown_on_exit=False)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=backend.traces_url, timeout=5)))
     tracer = provider.get_tracer("roundtrip")
-    with tracer.start_as_current_span("parent", attributes={"n": 3, "tags": ["a", "b"]}) as parent:
-        with tracer.start_as_current_span("child", attributes={"ratio": 0.5, "ok": True}) as child:
-            pass
+    with (
+        tracer.start_as_current_span("parent", attributes={"n": 3, "tags": ["a", "b"]}) as parent,
+        tracer.start_as_current_span("child", attributes={"ratio": 0.5, "ok": True}) as child,
+    ):
+        pass
     provider.shutdown()  # flushes the batch
 
     trace_id = format(parent.get_span_context().trace_id, "032x")
@@ -69,7 +70,7 @@ def _upstream_app(tracing: Tracing) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def completions(request: Request) -> dict[str, object]:
-        body = await request.json()
+        body: dict[str, object] = await request.json()
         return {"id": "cmpl-1", "model": body["model"], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}
 
     instrument_app(app, tracing)
@@ -92,9 +93,11 @@ def _gateway_app(tracing: Tracing, upstream: FastAPI) -> FastAPI:
         transport = httpx.ASGITransport(app=upstream)
         async with httpx.AsyncClient(transport=transport, base_url="http://upstream") as client:
             reply = (await client.post("/v1/chat/completions", json=payload, headers=headers)).json()
-        span.set_attributes(genai_response_attributes(reply["id"], reply["model"], ["stop"], 5, 2, cost_usd=1e-5))
+        span.set_attributes(
+            genai_response_attributes(reply["id"], reply["model"], ["stop"], 5, 2, cost_usd=1e-5)
+        )
         span.end()
-        return reply
+        return dict(reply)
 
     instrument_app(app, tracing)
     return app

@@ -5,10 +5,16 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from gateway.tracing.config import TracingConfig, TracingConfigError, parse_key_values, resolve_tracing
+from gateway.tracing.config import (
+    ResolvedTracing,
+    TracingConfig,
+    TracingConfigError,
+    parse_key_values,
+    resolve_tracing,
+)
 
 
-def resolve(config: TracingConfig | None = None, **environ: str):
+def resolve(config: TracingConfig | None = None, /, **environ: str) -> ResolvedTracing:
     return resolve_tracing(config or TracingConfig(enabled=True), service_version="1.2.3", environ=environ)
 
 
@@ -48,7 +54,9 @@ def test_disabled_by_default_and_env_cannot_enable_it() -> None:
     assert not r.enabled
 
 
-@pytest.mark.parametrize(("value", "enabled"), [("true", False), ("TRUE", False), ("false", True), ("1", True)])
+@pytest.mark.parametrize(
+    ("value", "enabled"), [("true", False), ("TRUE", False), ("false", True), ("1", True)]
+)
 def test_otel_sdk_disabled_only_honours_true(value: str, enabled: bool) -> None:
     assert resolve(OTEL_SDK_DISABLED=value).enabled is enabled
 
@@ -63,7 +71,10 @@ def test_otel_sdk_disabled_only_honours_true(value: str, enabled: bool) -> None:
         ("http://file:4318", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://env:4318"}, "http://env:4318/v1/traces"),
         (
             "http://file:4318",
-            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://env:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t:1/x"},
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://env:4318",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t:1/x",
+            },
             "http://t:1/x",
         ),
         (None, {}, "http://localhost:4318/v1/traces"),
@@ -110,7 +121,10 @@ def test_resource_precedence() -> None:
         ({"OTEL_TRACES_SAMPLER": "always_off"}, ("always_off", 0.25)),
         ({"OTEL_TRACES_SAMPLER": "TraceIdRatio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}, ("traceidratio", 0.1)),
         # The ratio argument means nothing to always_on; it is ignored, as in the SDK.
-        ({"OTEL_TRACES_SAMPLER": "parentbased_always_on", "OTEL_TRACES_SAMPLER_ARG": "x"}, ("parentbased_always_on", 0.25)),
+        (
+            {"OTEL_TRACES_SAMPLER": "parentbased_always_on", "OTEL_TRACES_SAMPLER_ARG": "x"},
+            ("parentbased_always_on", 0.25),
+        ),
     ],
 )
 def test_sampler_precedence(environ: dict[str, str], expected: tuple[str, float]) -> None:

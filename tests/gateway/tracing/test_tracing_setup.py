@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,11 +19,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from servers import free_port
 
 from gateway.tracing import TracingConfig, TracingConfigError, instrument_app, setup_tracing
-from gateway.tracing.setup import build_sampler
-
-from servers import free_port
+from gateway.tracing.setup import MAX_QUEUE_SIZE, Tracing, build_sampler
 
 
 def test_spans_go_to_the_given_exporter_with_the_resource_and_never_to_the_global_provider() -> None:
@@ -58,9 +60,9 @@ def test_two_apps_in_one_process_keep_their_spans_apart() -> None:
 def test_sampler_is_parent_based_ratio_by_default() -> None:
     sampler = build_sampler("parentbased_traceidratio", 0.3)
     assert isinstance(sampler, ParentBased)
-    assert "TraceIdRatioBased{0.3}" in sampler.get_description()
+    assert "TraceIdRatioBased{0.3}" in sampler.get_description()  # type: ignore[no-untyped-call]
     assert isinstance(build_sampler("traceidratio", 0.3), TraceIdRatioBased)
-    assert build_sampler("always_off", 1).get_description() == "AlwaysOffSampler"
+    assert "AlwaysOff" in str(build_sampler("always_off", 1).get_description())  # type: ignore[no-untyped-call]
 
 
 def test_ratio_zero_records_nothing_but_creates_valid_trace_ids() -> None:
@@ -93,7 +95,9 @@ def test_disabled_tracing_is_a_no_op(config: TracingConfig, environ: dict[str, s
 
 def test_malformed_environment_fails_setup() -> None:
     with pytest.raises(TracingConfigError, match="OTEL_TRACES_SAMPLER"):
-        setup_tracing(TracingConfig(enabled=True), service_version="1", environ={"OTEL_TRACES_SAMPLER": "xray"})
+        setup_tracing(
+            TracingConfig(enabled=True), service_version="1", environ={"OTEL_TRACES_SAMPLER": "xray"}
+        )
 
 
 def test_reads_os_environ_when_no_mapping_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,7 +131,7 @@ def silent_backend() -> Iterator[tuple[int, list[socket.socket]]]:
     listener.close()
 
 
-def _hello_app(tracing) -> FastAPI:
+def _hello_app(tracing: Tracing) -> FastAPI:
     app = FastAPI(telemetry={"tracing": False, "metrics": False, "logs": False})
 
     @app.get("/hello")
@@ -183,20 +187,26 @@ def test_a_backend_that_is_down_never_slows_a_request(
     assert time.monotonic() - started < 2.0, "shutdown must not wait for the dead backend"
 
 
-def test_the_batch_queue_is_bounded_and_drops() -> None:
+def test_the_batch_queue_is_bounded_and_drops(caplog: pytest.LogCaptureFixture) -> None:
     # With nowhere to export to, the queue stays at its limit instead of growing with traffic.
+    caplog.set_level(logging.CRITICAL, logger="opentelemetry")
     config = TracingConfig(enabled=True, endpoint=f"http://127.0.0.1:{free_port()}", export_timeout_s=0.2)
     tracing = setup_tracing(config, service_version="1", environ={})
     processor = tracing._processor
     assert isinstance(processor, BatchSpanProcessor)
-    from gateway.tracing.setup import MAX_QUEUE_SIZE
-
-    logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)
     try:
         for _ in range(MAX_QUEUE_SIZE + 500):
             tracing.tracer.start_span("s").end()
-        queued = len(processor._batch_processor._queue)
-        assert queued <= MAX_QUEUE_SIZE
+        # The SDK's batch processor has no public queue length; this is the object it drops from.
+        assert len(processor._batch_processor._queue) <= MAX_QUEUE_SIZE
     finally:
-        logging.getLogger("opentelemetry").setLevel(logging.NOTSET)
         tracing.shutdown(timeout_s=0.2)
+
+
+def test_importing_the_package_starts_nothing() -> None:
+    code = (
+        "import threading, gateway.tracing, gateway.tracing.otlp_export, gateway.tracing.middleware\n"
+        "assert threading.active_count() == 1, threading.enumerate()\n"
+    )
+    # No export thread, no provider: those start in setup_tracing, called when the app is built.
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ), timeout=60)

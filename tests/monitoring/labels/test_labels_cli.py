@@ -65,7 +65,8 @@ def test_columns_mapped_by_flags_or_by_config(tmp_path, config):
     flags = ["--id-column", "cust", "--label-column", "status", "--known-at-column", "closed"]
     assert main(["ingest", str(path), "--config", str(config), *flags]) == 0
     config.write_text(
-        "data_dir: data\nmonitoring:\n  labels:\n    columns: {customer_id: cust, churned: status, known_at: closed}\n"
+        "data_dir: data\nmonitoring:\n  labels:\n"
+        "    columns: {customer_id: cust, churned: status, known_at: closed}\n"
     )
     other = _export(tmp_path, "8,no,2025-03-02\n", name="two.csv", header="cust,status,closed\n")
     assert main(["ingest", str(other), "--config", str(config)]) == 0
@@ -155,3 +156,14 @@ def test_simulate_labels_the_logged_traffic_of_every_version(tmp_path, config, c
 def test_simulate_on_an_empty_log_exits_2(config, capsys):
     assert main(["simulate", "--out", "x.csv", "--config", str(config)]) == 2
     assert "has no rows in the last 120 days" in capsys.readouterr().err
+
+
+def test_unwritable_store_exits_2_with_one_line(tmp_path, capsys):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the label store should be")
+    config = tmp_path / "modelgate.yaml"
+    config.write_text(f"data_dir: data\nmonitoring: {{labels_uri: {blocker / 'labels'}}}\n")
+    path = _export(tmp_path, "a,true,2025-01-31\n")
+    assert main(["ingest", str(path), "--config", str(config)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("modelgate labels ingest: ")

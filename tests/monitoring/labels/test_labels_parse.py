@@ -102,7 +102,7 @@ def test_missing_columns_is_one_clear_error(tmp_path):
 def test_unreadable_inputs(tmp_path):
     with pytest.raises(LabelFileError, match="no such file"):
         read_export(tmp_path / "nope.csv")
-    with pytest.raises(LabelFileError, match="expected a .csv or .parquet"):
+    with pytest.raises(LabelFileError, match=r"expected a \.csv or \.parquet"):
         read_export(_write(tmp_path, "x", name="billing.xlsx"))
     with pytest.raises(LabelFileError, match="empty"):
         read_export(_write(tmp_path, ""))

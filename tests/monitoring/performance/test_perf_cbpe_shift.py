@@ -2,7 +2,7 @@
 
 A real artifact (trained on 20,000 generated customers, a 5,000-row validation split) scores windows of
 5,000 shifted customers whose labels come from the generator's true churn function. Measured when this
-test was written (docs/labels.md): with Platt calibration, |estimated - realised| AUC was at most 0.020
+test was written (docs/labels.md): with Platt calibration, |estimated - realised| AUC was at most 0.021
 over 100 such windows (5 covariate shifts x 20 seeds; mean +0.008), so 0.03 is the tolerance here.
 Under concept shift 0.5 the realised AUC fell to ~0.68 while the estimate stayed at ~0.82.
 """
@@ -63,17 +63,17 @@ def test_covariate_shift_moves_the_auc_and_the_estimate_follows(artifact):
     moved_real, moved_est = _window(artifact, ShiftSpec(tenure_factor=0.6, month_to_month_share=0.5), 303)
     # The population change lowers the achievable AUC; the estimate sees that from the scores alone.
     assert moved_real < calm_real - 0.02
-    assert moved_est < calm_est - 0.02
+    assert moved_est.auc < calm_est.auc - 0.02
 
 
 @pytest.mark.parametrize("strength", [0.5, 1.0])
 def test_estimate_does_not_follow_a_concept_shift(artifact, strength):
     meta = artifact[0]
-    calm_real, calm_est = _window(artifact, ShiftSpec(), 404)
+    _, calm_est = _window(artifact, ShiftSpec(), 404)
     realised, est = _window(artifact, ShiftSpec(concept_shift=strength), 404)
     # The model really got worse: the gate (validation AUC - 0.05) would trip on labels ...
     assert realised < meta.validation_auc - 0.05
     # ... but the features did not move, so the estimate stays where it was and misses the drop.
-    assert abs(est.auc - calm_est) < 0.01
+    assert abs(est.auc - calm_est.auc) < 0.01
     assert est.auc - realised > 0.1
     assert not (est.auc_low <= realised <= est.auc_high)

@@ -2,8 +2,9 @@
 
 For integration tests: the config is the repository's own, with only what a test must change rewritten —
 the targets of each scrape job (jobs not given are dropped, so nothing scrapes the fixed ports other
-tests may be using), a short scrape and evaluation interval, the rule files by absolute path, optionally
-every alert's `for:` (so an injected fault fires in seconds), and no Alertmanager unless one is given.
+tests may be using), a short scrape and evaluation interval (for every rule group too), the rule files by
+absolute path, optionally every alert's `for:` (so an injected fault fires in seconds), and no
+Alertmanager unless one is given.
 Storage lives in a temporary directory and the server listens on a free loopback port:
 
     targets = {"modelgate": ["127.0.0.1:8123"], "vllm": ["127.0.0.1:8124"]}
@@ -11,8 +12,7 @@ Storage lives in a temporary directory and the server listens on a free loopback
         prom.wait_until(lambda: prom.query('up{job="modelgate"} == 1'), timeout=15)
         firing = prom.wait_until(lambda: prom.firing("LLMUpstreamDown"), timeout=30)
 
-Tests in tests/alerts import it as `prometheus_server`; the file lives next to them because pytest puts
-a test file's folder on sys.path (test folders have no __init__.py).
+Tests import it as `prometheus_server`: tests/ is on sys.path because tests/conftest.py lives there.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import yaml
 
 __all__ = ["PrometheusError", "PrometheusServer", "find_prometheus", "free_port", "run_prometheus"]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 RULE_FILES = ("recording_rules.yml", "alerts.yml")
 T = TypeVar("T")
 
@@ -135,9 +135,12 @@ def build_config(
 
 
 def write_rules(rule_dir: Path, for_override: str | None) -> None:
-    """Copy the rule files into rule_dir, with every alert's `for:` replaced when asked."""
+    """Copy the rule files into rule_dir, every group on the global (short) evaluation interval, and with
+    every alert's `for:` replaced when asked."""
     for name in RULE_FILES:
         spec = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
+        for group in spec["groups"]:
+            group.pop("interval", None)
         if for_override is not None:
             for group in spec["groups"]:
                 for rule in group["rules"]:
