@@ -1,7 +1,7 @@
 """The HTML report of an eval run: one self-contained file (inline CSS and SVG, no scripts, no CDN).
 
-It shows the verdict and the numbers behind it, the pass-rate trend over the suite's recent runs as an
-inline SVG line, and a table of items — flipped and erroring items first — with expected vs got and the
+It shows the verdict and the numbers behind it, the score trend over the suite's recent runs as an
+inline SVG line (for pass/fail suites the score is the pass rate), and a table of items — flipped and erroring items first — with expected vs got and the
 baseline's answer vs now, differences marked.
 
     html = render_run_report(summary, results, baseline_items, trend)
@@ -50,10 +50,13 @@ def inline_diff(before: str, after: str) -> str:
 
 
 def trend_svg(runs: Sequence[RunRecord], width: int = 640, height: int = 160) -> str:
-    """Pass rate of `runs` (oldest first) as an inline SVG line; regressed runs drawn in red."""
-    points = [(r, r.pass_rate) for r in runs if r.pass_rate is not None]
+    """Mean score of `runs` (oldest first) as an inline SVG line; regressed runs drawn in red.
+
+    For pass/fail suites the mean score is the pass rate; for judged suites it is the mean judge score.
+    """
+    points = [(r, r.score) for r in runs if r.score is not None]
     if not points:
-        return '<p class="muted">No runs with a pass rate yet.</p>'
+        return '<p class="muted">No scored runs yet.</p>'
     pad = 28
     lo = min(0.5, min(v for _, v in points))
     span = max(1.0 - lo, 1e-9)
@@ -67,14 +70,14 @@ def trend_svg(runs: Sequence[RunRecord], width: int = 640, height: int = 160) ->
     dots = []
     for (run, value), (x, y) in zip(points, coords, strict=True):
         colour = "#c62828" if run.verdict == "regressed" else "#1565c0"
-        title = html.escape(f"{run.run_id}: pass rate {value:.1%} ({run.verdict or 'no verdict'})")
+        title = html.escape(f"{run.run_id}: score {value:.3f} ({run.verdict or 'no verdict'})")
         dots.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"><title>{title}</title></circle>'
         )
     y_top, y_bottom = xy(0, 1.0)[1], xy(0, lo)[1]
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="pass rate trend">'
+        f'aria-label="score trend">'
         f'<line x1="{pad}" y1="{y_top:.1f}" x2="{width - pad}" y2="{y_top:.1f}" stroke="#eee"/>'
         f'<line x1="{pad}" y1="{y_bottom:.1f}" x2="{width - pad}" y2="{y_bottom:.1f}" stroke="#eee"/>'
         f'<text x="2" y="{y_top + 4:.1f}" font-size="10">100%</text>'
@@ -180,7 +183,7 @@ def render_run_report(
 <p class="muted">run {html.escape(summary["run_id"])} · status {html.escape(summary["status"])}</p>
 <table style="width:auto">{fact_rows}</table>
 {f"<ul>{reasons}</ul>" if reasons else ""}
-<h2>Pass rate across runs</h2>
+<h2>Score across runs</h2>
 {trend_svg(trend)}
 <h2>Items</h2>
 <p class="muted">Flipped and erroring items first. "now" marks what changed against the newest baseline

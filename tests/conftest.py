@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from conftest_helpers import ACME_KEY, DEV_KEY, GLOBEX_KEY
+from redis_server import RedisServer, start_redis_server
 
 from gateway.auth import hash_key
 from gateway.settings import Settings
@@ -24,6 +25,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             monkeypatch.delenv(name)
     monkeypatch.setenv("DO_NOT_TRACK", "1")
     yield
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    yield from start_redis_server(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

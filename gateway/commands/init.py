@@ -72,7 +72,7 @@ monitoring:
     retrain_gate: 0.6
   performance:
     auc_drop: 0.05
-    min_labels: 200
+    min_labels: 1000                       # fewer labels per window give false alarms (docs/labels.md)
 
 schedule:
   drift_data: {{cron: "0 * * * *", command: [drift, data]}}

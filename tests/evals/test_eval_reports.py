@@ -71,7 +71,7 @@ def test_trend_svg_plots_every_run_and_marks_regressions():
     assert svg.startswith("<svg") and "<polyline" in svg
     assert svg.count("<circle") == 4
     assert svg.count('fill="#c62828"') == 1
-    assert "No runs" in trend_svg([])
+    assert "No scored runs" in trend_svg([])
 
 
 def test_html_report_is_self_contained_with_diffs_and_trend():

@@ -282,3 +282,22 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, yaml_body, mess
 def test_missing_config_exits_2(tmp_path, capsys):
     assert main(["--config", str(tmp_path / "none.yaml")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_the_documented_schedule_and_cronjobs_are_valid():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "schedule.md").read_text()
+    blocks = text.split("```yaml\n")[1:]
+    section = yaml.safe_load(blocks[0].split("```")[0])["schedule"]
+    jobs = {j.name: j for j in parse_schedule(section)}
+    cronjobs = list(yaml.safe_load_all(blocks[1].split("```")[0]))
+    assert {c["kind"] for c in cronjobs} == {"CronJob"}
+    for cronjob in cronjobs:
+        parse_cron(cronjob["spec"]["schedule"])
+        container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        command = container["command"]
+        assert command[0] == "modelgate" and command[-2] == "--config"
+        # Every CronJob runs a command the embedded scheduler also runs, on the same cron line.
+        same = [j for j in jobs.values() if tuple(command[1:-2]) == j.command]
+        assert same and same[0].cron.expr == cronjob["spec"]["schedule"]
