@@ -1,10 +1,10 @@
 """The HTML report of an eval run: one self-contained file (inline CSS and SVG, no scripts, no CDN).
 
 It shows the verdict and the numbers behind it, the score trend over the suite's recent runs as an
-inline SVG line (for pass/fail suites the score is the pass rate), and a table of items — flipped and erroring items first — with expected vs got and the
-baseline's answer vs now, differences marked.
+inline SVG line (for pass/fail suites the score is the pass rate), and a table of items — flipped and
+erroring items first — with expected vs got and the baseline's answer vs now, differences marked.
 
-    html = render_run_report(summary, results, baseline_items, trend)
+    html = render_run_report(summary, results, baseline_items, trend, baseline_rates)
 """
 
 from __future__ import annotations

@@ -123,7 +123,10 @@ def run_eval(
         baseline = store.trailing_runs("run", suite.name, req.model, k=k, before=started)
         baseline_results = [store.items(run.run_id) for run in baseline]
         comparison = compare_paired(
-            outcomes_by_key(results), [outcomes_by_key(items) for items in baseline_results], cfg.regression
+            outcomes_by_key(results),
+            [outcomes_by_key(items) for items in baseline_results],
+            cfg.regression,
+            min_runs=k,
         )
         summary = run_summary(record, comparison, baseline, results, spec=req.baseline, cfg=cfg.regression)
         if record.status != "complete":

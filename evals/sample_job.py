@@ -172,7 +172,7 @@ def _track(
     baseline = store.trailing_runs("sample", SUITE, model, k=k, before=started)
     base_scores = [[r.score for r in store.items(b.run_id) if r.score is not None] for b in baseline]
     scores = [r.score for r in results if r.score is not None]
-    comparison = compare_unpaired(scores, base_scores, cfg.regression)
+    comparison = compare_unpaired(scores, base_scores, cfg.regression, min_runs=k)
     summary = sample_summary(record, comparison, baseline, spec=req.baseline, rate=req.rate)
     if results and record.status != "complete":
         verdict, code = "incomplete", 2

@@ -114,6 +114,9 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # FastAPI's built-in OpenTelemetry follows the global provider (which the Langfuse SDK may set):
+        # off, so each request gets exactly one server span, ours (gateway/tracing/middleware.py).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.registry = registry
     install_error_handlers(app)

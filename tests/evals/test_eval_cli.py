@@ -48,8 +48,8 @@ def test_core_suite_scores_100_percent_at_wrong_rate_zero(sim_process, config_fi
     assert "pass 156/156 (100.0%)" in out
     assert "156/156" in err  # the progress bar
 
-    # A second run pairs with the first.
-    assert run(config_file, base_url) == 0
+    # A second run pairs with the first; with --baseline trailing:1 that is a full baseline.
+    assert run(config_file, base_url, "--baseline", "trailing:1") == 0
     assert "baseline 100.0% over 1 runs → ok" in capsys.readouterr().out
     assert main(["history", "--config", str(config_file)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -235,3 +235,11 @@ def test_help_exits_0(capsys):
     assert main(["run", "--help"]) == 0
     assert "--baseline" in capsys.readouterr().out
     assert main([]) == 2
+
+
+def test_a_corrupt_history_file_exits_2(config_file, capsys):
+    history = config_file.parent / "data" / "evals" / "history.sqlite"
+    history.parent.mkdir(parents=True)
+    history.write_bytes(b"this is not a database" * 100)
+    assert main(["history", "--config", str(config_file)]) == 2
+    assert "run history: file is not a database" in capsys.readouterr().err

@@ -138,14 +138,17 @@ def test_run_and_item_scores_arrive(tmp_path):
     assert run_level == {"eval_run_score": 0.5, "eval_verdict": "ok"}
 
 
-def test_an_unreachable_langfuse_never_fails_the_export(tmp_path):
-    record = summarise_run("r", "run", "s", "m", [], started_at=1.0, finished_at=2.0)
+@pytest.mark.timeout(60)
+def test_an_unreachable_langfuse_never_fails_the_export(tmp_path, caplog):
+    results = [ItemResult("q1", "q1#h", Outcome.PASS, 1.0, output="x")]
+    record = summarise_run("r", "run", "s", "m", results, started_at=1.0, finished_at=2.0)
     public, secret = keys()
-    # Port 9 (discard) on loopback: nothing listens. The SDK logs and drops; the export returns.
-    result = export_to_langfuse(
-        LangfuseSettings("http://127.0.0.1:9", public, secret), record, [], {}, verdict="ok"
-    )
-    assert result is None or len(result) == 32
+    # Port 9 (discard) on loopback: nothing listens. The SDK logs the failed deliveries; the export returns.
+    settings = LangfuseSettings("http://127.0.0.1:9", public, secret)
+    result = export_to_langfuse(settings, record, results, {}, verdict="ok")
+    assert result is not None and len(result) == 32
+    assert "Failed to export spans" in caplog.text  # the failure is visible in the job's log
+    assert "Failed to send 4 scores to Langfuse" in caplog.text
 
 
 @pytest.mark.integration

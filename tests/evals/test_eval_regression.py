@@ -118,6 +118,17 @@ def test_pairing_uses_baseline_pass_rates_and_skips_unpaired_items():
     assert result.bootstrap_p is None
 
 
+def test_fewer_baseline_runs_than_asked_give_no_verdict():
+    baseline = [run_of(100)]
+    dropped = run_of(50)
+    assert compare_paired(dropped, baseline, CFG).verdict is Verdict.REGRESSED
+    partial = compare_paired(dropped, baseline, CFG, min_runs=3)
+    assert partial.verdict is Verdict.NO_BASELINE
+    assert partial.pass_drop == 0.5 and partial.n_baseline_runs == 1  # the numbers are still there
+    assert compare_unpaired([0.0] * 50, [[1.0] * 50], CFG, min_runs=2).verdict is Verdict.NO_BASELINE
+    assert compare_unpaired([0.0] * 50, [[1.0] * 50] * 2, CFG, min_runs=2).verdict is Verdict.REGRESSED
+
+
 def test_no_baseline():
     result = compare_paired(run_of(50), [], CFG)
     assert result.verdict is Verdict.NO_BASELINE

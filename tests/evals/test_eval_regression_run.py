@@ -1,9 +1,9 @@
 """The whole loop for real: the core suite against `modelgate vllm-sim`, a trailing baseline, a drop.
 
-Three baseline runs at wrong-rate 0.05, one more at 0.05 (no regression: exit 0), then one at 0.25
-(regression: exit 1). The simulator's wrong answers are random per request, so this can flake: by the
-simulation in test_eval_regression.py, about 0.2% of equal-quality comparisons fire and about 0.04% of
-0.05 → 0.25 drops are missed at this suite size.
+Three baseline runs at wrong-rate 0.05 (no verdict until the trailing window is full), one more at 0.05
+(no regression: exit 0), then one at 0.25 (regression: exit 1). The simulator's wrong answers are random
+per request, so this can flake: by the simulation in test_eval_regression.py, about 0.2% of equal-quality
+comparisons fire and about 0.04% of 0.05 → 0.25 drops are missed at this suite size.
 """
 
 import json
@@ -33,6 +33,7 @@ def test_quality_drop_is_caught_and_equal_quality_is_not(sim_process, config_fil
 
     set_faults(sim_process, wrong_rate=0.05)
     assert [run() for _ in range(3)] == [0, 0, 0]
+    assert capsys.readouterr().out.count("→ no_baseline") == 3  # 0, 1, 2 of the 3 baseline runs
     assert run() == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].endswith("over 3 runs → ok"), out[-1]

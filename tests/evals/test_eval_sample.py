@@ -136,6 +136,8 @@ def test_sample_tracks_judged_scores_against_the_trailing_samples(tmp_path, conf
         assert f"judged 65, mean score {good_mean:.3f}" in out and "no_baseline" in out
         assert "10 drawn rows skipped: no logged content" in out
         assert main([*args, *url]) == 0
+        assert "→ no_baseline" in capsys.readouterr().out  # one sample run of the two asked for
+        assert main([*args, *url]) == 0
         assert "→ ok" in capsys.readouterr().out
     with SimServer(SimConfig(model=MODEL, ttft_ms=0, itl_ms=0, answers_file=bad)) as sim:
         assert main([*args, "--base-url", f"{sim.base_url}/v1", "--json", str(report)]) == 1
