@@ -8,7 +8,12 @@ SIM_PORT ?= 8001
 CONFIG ?= modelgate.yaml
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck unit bench demo system-deps clean
+.PHONY: run test lint typecheck unit bench demo system-deps tools clean
+
+# A real OTLP trace backend for the tracing integration tests, in a venv of its own: arize-phoenix pulls
+# ~85 packages and pins some below ours, so it stays out of the project's environment.
+PHOENIX_VERSION := 20.26.1
+TOOLS := .tools
 
 # The venv is rebuilt whenever pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -16,6 +21,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
+
+$(TOOLS)/phoenix/bin/phoenix:
+	$(PYTHON) -m venv $(TOOLS)/phoenix
+	$(TOOLS)/phoenix/bin/pip install -q --upgrade pip
+	$(TOOLS)/phoenix/bin/pip install -q "arize-phoenix==$(PHOENIX_VERSION)"
+
+tools: $(TOOLS)/phoenix/bin/phoenix
 
 # Debian packages the integration tiers use: a real Redis for the shared budget ledger and a real
 # Prometheus + promtool for prometheus.yml and alerts.yml. Installed only when missing.
@@ -44,7 +56,7 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy gateway adapters monitoring evals
 
-test: $(BIN)/.installed system-deps lint typecheck
+test: $(BIN)/.installed system-deps tools lint typecheck
 	DO_NOT_TRACK=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed system-deps
@@ -54,4 +66,4 @@ demo: $(BIN)/.installed
 	DO_NOT_TRACK=1 $(BIN)/modelgate demo
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from conftest_helpers import ACME_KEY, DEV_KEY, GLOBEX_KEY
+from otlp_backend import Backend, BackendUnavailable, start_otlp_backend
 from redis_server import RedisServer, start_redis_server
 
 from gateway.auth import hash_key
@@ -30,6 +31,18 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     yield from start_redis_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def otlp_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """A real OTLP trace backend (Arize Phoenix) on loopback, started once: it takes ~40 s to start."""
+    try:
+        with start_otlp_backend(tmp_path_factory.mktemp("otlp-backend")) as running:
+            yield running
+    except BackendUnavailable as exc:
+        if os.environ.get("CI"):
+            raise  # CI installs it (make test): a missing backend there is a broken build, not a skip
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")

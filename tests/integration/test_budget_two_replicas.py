@@ -77,7 +77,8 @@ def test_two_replicas_sharing_redis_never_overspend(
             assert all(n > 5 for n in ok_by_replica), ok_by_replica  # both replicas really served
             assert 30 <= sum(ok_by_replica) <= 75
             views = [
-                httpx.get(f"{b}/v1/budget", headers={"Authorization": f"Bearer {ACME_KEY}"}).json() for b in bases
+                httpx.get(f"{b}/v1/budget", headers={"Authorization": f"Bearer {ACME_KEY}"}).json()
+                for b in bases
             ]
             # both replicas read the same shared ledger
             assert views[0]["day"]["spent_usd"] == pytest.approx(views[1]["day"]["spent_usd"])

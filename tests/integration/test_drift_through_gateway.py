@@ -53,7 +53,9 @@ def test_drift_found_in_gateway_traffic_shows_on_metrics(tmp_path: Path, churn_a
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with modelgate_process(
-        ["serve", "--config", str(cfg), "--port", str(port)], ready_url=f"{base}/readyz", log_path=tmp_path / "gw.log"
+        ["serve", "--config", str(cfg), "--port", str(port)],
+        ready_url=f"{base}/readyz",
+        log_path=tmp_path / "gw.log",
     ):
         calm = generate_customers(1500, seed=21)
         shifted = generate_customers(
@@ -64,7 +66,10 @@ def test_drift_found_in_gateway_traffic_shows_on_metrics(tmp_path: Path, churn_a
         log_dir = tmp_path / "data" / "predictions"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if log_dir.exists() and ds.dataset(log_dir, format="parquet", partitioning="hive").count_rows() >= 3000:
+            if (
+                log_dir.exists()
+                and ds.dataset(log_dir, format="parquet", partitioning="hive").count_rows() >= 3000
+            ):
                 break
             time.sleep(0.2)
 
@@ -84,7 +89,11 @@ def test_drift_found_in_gateway_traffic_shows_on_metrics(tmp_path: Path, churn_a
         assert segments["globex"]["share_drifted"] > segments["acme"]["share_drifted"]
 
         samples = metric_samples(httpx.get(f"{base}/metrics").text)
-        share = [v for (name, labels), v in samples.items() if name == "modelgate_drift_share" and ("against", "training") in labels]
+        share = [
+            v
+            for (name, labels), v in samples.items()
+            if name == "modelgate_drift_share" and ("against", "training") in labels
+        ]
         assert share and share[0] == pytest.approx(summary["share_drifted"])
         detected = [v for (name, _), v in samples.items() if name == "modelgate_drift_detected"]
         assert detected == [1.0]

@@ -30,7 +30,11 @@ def test_injected_upstream_fault_pages_through_prometheus(make_settings: Callabl
                 while not stop.is_set():
                     c.post(
                         "/v1/chat/completions",
-                        json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4},
+                        json={
+                            "model": MODEL,
+                            "messages": [{"role": "user", "content": "hi"}],
+                            "max_tokens": 4,
+                        },
                         headers={"Authorization": f"Bearer {ACME_KEY}"},
                     )
                     time.sleep(0.02)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,7 +12,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind
-from otlp_backend import Backend, BackendUnavailable, start_otlp_backend
+from otlp_backend import Backend
 
 from gateway.tracing import (
     TracingConfig,
@@ -30,15 +28,9 @@ from gateway.tracing.setup import Tracing
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    try:
-        with start_otlp_backend(tmp_path_factory.mktemp("otlp-backend")) as running:
-            yield running
-    except BackendUnavailable as exc:
-        if os.environ.get("CI"):
-            raise  # CI installs it: a missing backend there is a broken build, not a skip
-        pytest.skip(str(exc))
+@pytest.fixture
+def backend(otlp_backend: Backend) -> Backend:
+    return otlp_backend
 
 
 def test_spans_exported_by_the_sdk_come_back_with_their_structure(backend: Backend) -> None:
