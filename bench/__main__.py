@@ -31,6 +31,7 @@ from typing import Any
 
 from bench.load import LoadOptions, load_average
 from bench.report import say
+from bench.stack import RECEIVERS
 from bench.wrk import WrkError, wrk_path
 
 __all__ = ["SECTIONS", "main", "without_nan"]
@@ -59,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: two cores are shared)")
     p.add_argument("--stream-seconds", type=float, default=20.0, help="bound on each streaming run (20)")
     p.add_argument("--max-streams", type=int, default=2000, help="bound on streams per streaming run (2000)")
+    p.add_argument(
+        "--trace-receiver",
+        choices=RECEIVERS,
+        default="auto",
+        help="OTLP receiver for the tracing section: Phoenix when installed (auto), or bench/otlp_sink.py",
+    )
     p.add_argument("--drift-args", default="", help="arguments for bench.drift_bench, e.g. '--skip-lesson'")
     p.add_argument("--results", type=Path, default=RESULTS_DIR, help="results folder (default bench/results)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (configs, server logs)")
@@ -105,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "host": {"cpus": os.cpu_count(), "load_average_at_start": load_average()},
-        "options": {**vars(options), "sections": sections},
+        "options": {**vars(options), "sections": sections, "trace_receiver": args.trace_receiver},
         "sections": {},
     }
     print(
@@ -121,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in sections:
             section_started = time.perf_counter()
             try:
-                results["sections"][name] = _runner(name, workdir, options, args.drift_args)()
+                results["sections"][name] = _runner(name, workdir, options, args)()
             except Exception as exc:  # one section's failure must not cost the others' figures
                 failed.append(name)
                 results["sections"][name] = {"error": f"{type(exc).__name__}: {exc}"}
@@ -145,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _runner(name: str, workdir: Path, options: LoadOptions, drift_args: str) -> Callable[[], dict[str, Any]]:
+def _runner(
+    name: str, workdir: Path, options: LoadOptions, args: argparse.Namespace
+) -> Callable[[], dict[str, Any]]:
     # Imported on demand: `--only drift` need not import the load sections, nor they Evidently.
     if name == "churn":
         from bench import churn_section
@@ -158,11 +167,11 @@ def _runner(name: str, workdir: Path, options: LoadOptions, drift_args: str) -> 
     if name == "tracing":
         from bench import tracing_section
 
-        return lambda: tracing_section.run(workdir, options)
+        return lambda: tracing_section.run(workdir, options, args.trace_receiver)
     from bench import drift_section
 
     say("drift: bench.drift_bench (its own timings; the first run builds its cached log)")
-    return lambda: drift_section.run(shlex.split(drift_args))
+    return lambda: drift_section.run(shlex.split(args.drift_args))
 
 
 if __name__ == "__main__":

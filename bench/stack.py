@@ -24,6 +24,7 @@ import yaml
 from bench.servers import REPO, Server, child_env, free_port, python_cmd
 
 __all__ = [
+    "RECEIVERS",
     "SIM_MODEL",
     "GatewayConfig",
     "TraceBackend",
@@ -143,34 +144,40 @@ def find_phoenix() -> Path | None:
     return Path(on_path) if on_path else None
 
 
+RECEIVERS = ("auto", "phoenix", "sink")
+
+
 @contextlib.contextmanager
-def start_trace_backend(log_dir: Path) -> Iterator[TraceBackend]:
-    """A real OTLP/HTTP receiver on loopback: Phoenix when installed, else bench/otlp_sink.py."""
+def start_trace_backend(
+    log_dir: Path, *, receiver: str = "auto", wait: bool = True
+) -> Iterator[TraceBackend]:
+    """A real OTLP/HTTP receiver on loopback: Phoenix ("auto": when installed) or bench/otlp_sink.py."""
+    if receiver not in RECEIVERS:
+        raise ValueError(f"receiver must be one of {RECEIVERS}, not {receiver!r}")
     port = free_port()
-    phoenix = find_phoenix()
+    phoenix = find_phoenix() if receiver in ("auto", "phoenix") else None
+    if receiver == "phoenix" and phoenix is None:
+        raise RuntimeError(
+            "Arize Phoenix not found: python -m venv .tools/phoenix && "
+            f".tools/phoenix/bin/pip install arize-phoenix=={PHOENIX_VERSION} (or set MODELGATE_PHOENIX_BIN)"
+        )
     if phoenix is not None:
         workdir = log_dir / "phoenix"
         workdir.mkdir(exist_ok=True)
-        env = child_env(
-            {
-                "PHOENIX_HOST": "127.0.0.1",
-                "PHOENIX_PORT": str(port),
-                "PHOENIX_GRPC_PORT": str(free_port()),
-                "PHOENIX_WORKING_DIR": str(workdir),
-                "PHOENIX_TELEMETRY_ENABLED": "false",
-            }
+        env = {k: v for k, v in child_env().items() if not k.startswith("PHOENIX_")}
+        env.update(
+            PHOENIX_HOST="127.0.0.1",
+            PHOENIX_PORT=str(port),
+            PHOENIX_GRPC_PORT=str(free_port()),
+            PHOENIX_WORKING_DIR=str(workdir),
+            PHOENIX_TELEMETRY_ENABLED="false",
         )
-        env = {k: v for k, v in env.items() if not k.startswith("PHOENIX_") or k in _PHOENIX_VARS}
+        cmd = [str(phoenix), "serve"]
         with Server.start(
-            "phoenix", [str(phoenix), "serve"], port=port, health_path="/healthz", log_dir=log_dir, env=env
-        ) as server:
-            yield TraceBackend(server, "phoenix", server.base_url)
+            "phoenix", cmd, port=port, health_path="/healthz", log_dir=log_dir, env=env, wait=wait
+        ) as s:
+            yield TraceBackend(s, "phoenix", s.base_url)
         return
     cmd = python_cmd("-m", "bench.otlp_sink", "--port", str(port))
-    with Server.start("otlp-sink", cmd, port=port, health_path="/health", log_dir=log_dir) as server:
-        yield TraceBackend(server, "otlp_sink", server.base_url)
-
-
-_PHOENIX_VARS = frozenset(
-    {"PHOENIX_HOST", "PHOENIX_PORT", "PHOENIX_GRPC_PORT", "PHOENIX_WORKING_DIR", "PHOENIX_TELEMETRY_ENABLED"}
-)
+    with Server.start("otlp-sink", cmd, port=port, health_path="/health", log_dir=log_dir, wait=wait) as s:
+        yield TraceBackend(s, "otlp_sink", s.base_url)

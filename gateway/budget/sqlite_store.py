@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -85,13 +86,28 @@ ON CONFLICT (tenant, period) DO UPDATE SET committed = committed + excluded.comm
 _Usage = tuple[int, int, int, int]  # committed day, committed month, held day, held month (nano-USD)
 
 
+def _enable_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """Switch to WAL, retrying while another process does the same: SQLite can answer "database is
+    locked" at once for a journal-mode change (the busy handler is not always consulted), which two
+    gateways starting together on a fresh file run into."""
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves; the default deferred BEGIN would
     # take the write lock only at the first write, after the reads the limit check depends on.
     conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(conn, busy_timeout_s)
         conn.execute("PRAGMA synchronous=NORMAL")
         # Under the write lock, so processes opening a fresh file together create the schema once.
         conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
