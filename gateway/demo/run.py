@@ -190,9 +190,7 @@ def _demo(work: Path, port: int, sim_port: int, linger_s: float) -> int:
         send_churn(gateway, keys["acme"], churn_rows(1000, seed=1))
         send_churn(gateway, keys["globex"], churn_rows(1000, seed=2))
         llm_statuses = send_llm(gateway, [keys["acme"], keys["globex"]], 60, MODEL)
-        _say(
-            f"  LLM statuses: {json.dumps(llm_statuses)} (globex's $0.0002 daily budget refuses the rest)"
-        )
+        _say(f"  LLM statuses: {json.dumps(llm_statuses)} (globex's $0.0002 daily budget refuses the rest)")
         _say("drift: globex's customers change — prices +25%, newer cohort, contracts move to month-to-month")
         send_churn(gateway, keys["globex"], churn_rows(3000, seed=3, shifted=True))
         _say("fault: the upstream fails half its requests")

@@ -11,8 +11,9 @@ self-test: the detector failed its check), 2 bad input or usage, with one line o
 goes to stdout (or `--json FILE`); notes and progress go to stderr. Each data/prediction run publishes a
 job result (`drift_data` / `drift_prediction`, variant = `--against`), a failed one included.
 
-This module imports only the standard library at import time: pandas, pyarrow and above all Evidently
-(15 s) load after the arguments are parsed, so `--help` and usage errors answer at once.
+This module imports only the standard library (and monitoring.cli_args, which does too) at import time:
+pandas, pyarrow and above all Evidently (15 s) load after the arguments are parsed, so `--help` and
+usage errors answer at once.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from monitoring.cli_args import iso_datetime, one_line, positive_int
 
 if TYPE_CHECKING:
     from monitoring.config import MonitoringConfig
@@ -35,29 +37,10 @@ __all__ = ["build_parser", "main"]
 PROG = "modelgate drift"
 
 
-def _end(text: str) -> datetime:
-    """An ISO 8601 instant; a naive one is UTC."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date/time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def _check_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--config", help="modelgate.yaml (default: $MODELGATE_CONFIG, then ./modelgate.yaml)")
     sub.add_argument(
-        "--days", type=_positive, help="window length in days (default: monitoring.drift.days, 7)"
+        "--days", type=positive_int, help="window length in days (default: monitoring.drift.days, 7)"
     )
     sub.add_argument("--model-version", help="model version to check (default: newest in the window)")
     sub.add_argument(
@@ -67,7 +50,9 @@ def _check_options(sub: argparse.ArgumentParser) -> None:
         help="reference: the version's training data, or the window of the same length just before",
     )
     sub.add_argument("--by", choices=["tenant"], help="also report drift per segment (pinned methods)")
-    sub.add_argument("--end", type=_end, help="window end, ISO 8601 (default: now; naive times are UTC)")
+    sub.add_argument(
+        "--end", type=iso_datetime, help="window end, ISO 8601 (default: now; naive times are UTC)"
+    )
     sub.add_argument("--json", type=Path, metavar="FILE", help="write the JSON summary here, not to stdout")
     sub.add_argument("--html", type=Path, metavar="FILE", help="also render Evidently's HTML report here")
     sub.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -86,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim = subs.add_parser("simulate", help="write a scored window into the prediction-log layout")
     sim.add_argument("--out", required=True, help="prediction log URI (folder or s3://…) to write into")
     sim.add_argument("--config", help="modelgate.yaml, for the default --artifact")
-    sim.add_argument("--days", type=_positive, default=7, help="days in the window (default 7)")
-    sim.add_argument("--rows-per-day", type=_positive, default=2000, help="rows per day (default 2000)")
+    sim.add_argument("--days", type=positive_int, default=7, help="days in the window (default 7)")
+    sim.add_argument("--rows-per-day", type=positive_int, default=2000, help="rows per day (default 2000)")
     sim.add_argument(
         "--shift", choices=["calm", "covariate"], default="calm", help="population (default calm)"
     )
@@ -95,14 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--artifact", type=Path, help="artifact that scores the rows (default: churn.artifact_dir)"
     )
-    sim.add_argument("--end", type=_end, help="window end, ISO 8601 (default: now)")
+    sim.add_argument("--end", type=iso_datetime, help="window end, ISO 8601 (default: now)")
     sim.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
     sim.add_argument("--tenants", default="acme,globex,initech", help="comma-separated tenants")
     return parser
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _input_errors() -> tuple[type[Exception], ...]:
@@ -135,8 +116,8 @@ def _judge(
 ) -> tuple[int, dict[str, Any], list[JobMetric]]:
     """Run the job (or the self-test) to an exit code, a summary and the metrics to publish."""
     from monitoring.drift.jobs import DriftRequest, run_job
-    from monitoring.drift.progress import RowProgress
     from monitoring.drift.settings import drift_settings
+    from monitoring.progress import RowProgress
 
     base = cfg.config_path.resolve().parent if cfg.config_path else Path.cwd()
     settings = drift_settings(cfg.section("drift"), base)
@@ -166,8 +147,8 @@ def _judge(
 
 def _check(args: argparse.Namespace) -> int:
     from monitoring.config import load_monitoring_config
-    from monitoring.drift.progress import Notes
     from monitoring.job_results import JobRun
+    from monitoring.progress import Notes
 
     say = Notes(f"{PROG} {args.command}", sys.stderr)
     run = JobRun(job=f"drift_{args.command}", variant=args.against, started_at=time.time())
@@ -175,32 +156,32 @@ def _check(args: argparse.Namespace) -> int:
     try:
         cfg = load_monitoring_config(args.config)
     except errors as exc:
-        say(f"error: {_one_line(exc)}")
+        say(f"error: {one_line(exc)}")
         return 2
     try:
         code, summary, metrics = _judge(args, cfg, say)
         _emit(summary, args.json)
     except errors as exc:
-        say(f"error: {_one_line(exc)}")
+        say(f"error: {one_line(exc)}")
         code, metrics = 2, []
     except Exception as exc:
         if args.debug:
             raise
-        say(f"internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for the traceback)")
+        say(f"internal error: {type(exc).__name__}: {one_line(exc)} (rerun with --debug for the traceback)")
         code, metrics = 2, []
     if getattr(args, "self_test", False):
         return code
     try:
         _publish(cfg, run, code, metrics)
     except OSError as exc:
-        say(f"error: cannot publish the job result to {cfg.results_dir}: {_one_line(exc)}")
+        say(f"error: cannot publish the job result to {cfg.results_dir}: {one_line(exc)}")
         return 2
     return code
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from monitoring.drift.progress import Notes
     from monitoring.drift.simulate import simulate
+    from monitoring.progress import Notes
 
     say = Notes(f"{PROG} simulate", sys.stderr)
     try:
@@ -222,7 +203,7 @@ def _simulate(args: argparse.Namespace) -> int:
             say=say,
         )
     except _input_errors() as exc:
-        say(f"error: {_one_line(exc)}")
+        say(f"error: {one_line(exc)}")
         return 2
     summary = {
         "out": args.out,

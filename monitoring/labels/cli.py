@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from monitoring.cli_args import OneLineParser, UsageError, parse_or_exit_code
 from monitoring.config import ConfigFileError, MonitoringConfig, load_monitoring_config
 from monitoring.job_results import JobMetric, JobRun, publish
 from monitoring.labels.parse import LabelColumns, LabelFileError, parse_labels, read_export
@@ -29,18 +30,8 @@ __all__ = ["main"]
 JOB = "labels_ingest"
 
 
-class UsageError(Exception):
-    """Bad command-line usage; the message is the one line printed."""
-
-
-class _Parser(argparse.ArgumentParser):
-    # argparse prints the whole usage block on an error; a job CLI prints one line and exits 2.
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
-
-
-def _parser() -> _Parser:
-    parser = _Parser(prog="modelgate labels", description="Ingest delayed billing labels.")
+def _parser() -> OneLineParser:
+    parser = OneLineParser(prog="modelgate labels", description="Ingest delayed billing labels.")
     sub = parser.add_subparsers(dest="command", required=True)
     ingest = sub.add_parser("ingest", help="add a billing export (CSV or Parquet) to the label store")
     ingest.add_argument("file", type=Path, help="the export: customer id, outcome, date it became known")
@@ -64,13 +55,9 @@ def _parser() -> _Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    except UsageError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except SystemExit as exc:  # --help has printed the help
-        return exc.code if isinstance(exc.code, int) else 0
+    args = parse_or_exit_code(_parser(), argv)
+    if isinstance(args, int):  # a usage error (its line printed) or --help
+        return args
     try:
         return _ingest(args) if args.command == "ingest" else _simulate(args)
     except Exception as exc:  # a job CLI ends in one line, never a traceback

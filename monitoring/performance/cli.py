@@ -16,9 +16,10 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from monitoring.cli_args import OneLineParser, iso_datetime, one_line, parse_or_exit_code, positive_int
 
 if TYPE_CHECKING:
     from monitoring.config import MonitoringConfig
@@ -28,42 +29,16 @@ __all__ = ["main"]
 PROG = "modelgate performance"
 
 
-class UsageError(Exception):
-    """Bad command-line usage; the message is the one line printed."""
-
-
-class _Parser(argparse.ArgumentParser):
-    # argparse prints a whole usage block on an error; a job CLI prints one line and exits 2.
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _end(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 date/time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _parser() -> _Parser:
-    p = _Parser(prog=PROG, description="True (after labels) and estimated performance of the churn model.")
+def _parser() -> OneLineParser:
+    p = OneLineParser(
+        prog=PROG, description="True (after labels) and estimated performance of the churn model."
+    )
     p.add_argument("--config", help="modelgate.yaml (default: $MODELGATE_CONFIG, ./modelgate.yaml)")
     p.add_argument(
-        "--days", type=_positive, help="how far back to look (default monitoring.performance.days, 90)"
+        "--days", type=positive_int, help="how far back to look (default monitoring.performance.days, 90)"
     )
     p.add_argument("--window", choices=["daily", "weekly"], help="window size (default weekly)")
-    p.add_argument("--end", type=_end, help="period end, ISO 8601 (default now; naive times are UTC)")
+    p.add_argument("--end", type=iso_datetime, help="period end, ISO 8601 (default now; naive times are UTC)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the JSON summary here, not to stdout")
     p.add_argument("--html", type=Path, metavar="FILE", help="write the HTML report here")
     return p
@@ -74,13 +49,9 @@ def _say(message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    except UsageError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except SystemExit as exc:  # --help has printed the help
-        return exc.code if isinstance(exc.code, int) else 0
+    args = parse_or_exit_code(_parser(), argv)
+    if isinstance(args, int):  # a usage error (its line printed) or --help
+        return args
     from monitoring.config import ConfigFileError, load_monitoring_config
 
     run_started = time.time()
@@ -95,13 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, cfg: MonitoringConfig, started: float) -> int:
     from adapters.churn.artifact import ArtifactError
     from monitoring.config import ConfigFileError
-    from monitoring.drift.progress import RowProgress
     from monitoring.job_results import JobRun, publish
     from monitoring.labels.settings import LabelsSettingsError, labels_settings
     from monitoring.log_window import LogWindowError
     from monitoring.performance.job import PerformanceRequest, run_performance
     from monitoring.performance.report import render_html
     from monitoring.performance.settings import PerformanceSettingsError, performance_settings
+    from monitoring.progress import RowProgress
 
     run = JobRun(job="performance", started_at=started)
     input_errors = (
@@ -135,7 +106,7 @@ def _run(args: argparse.Namespace, cfg: MonitoringConfig, started: float) -> int
             args.html.parent.mkdir(parents=True, exist_ok=True)
             args.html.write_text(render_html(outcome.summary, outcome.results), encoding="utf-8")
     except input_errors as exc:
-        _say(f"error: {' '.join(str(exc).split()) or type(exc).__name__}")
+        _say(f"error: {one_line(exc)}")
         publish(cfg.results_dir, run, exit_code=2, metrics=[], pushgateway_url=cfg.pushgateway_url)
         return 2
     except Exception as exc:  # a job CLI ends in one line, never a traceback; the run is recorded as failed

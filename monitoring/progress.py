@@ -1,4 +1,4 @@
-"""Progress and notes on stderr, so stdout stays clean for the JSON summary.
+"""Progress and notes on stderr for the monitoring jobs, so stdout stays clean for the JSON summary.
 
 On a terminal the progress line redraws in place; in a log file (a CronJob) it prints at most one line per
 10 % so the log stays short.
