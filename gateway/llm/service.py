@@ -207,7 +207,6 @@ class LLMService:
                 await self.ledger.settle(call.reservation, cost)
             else:
                 await self.ledger.release(call.reservation)
-            await self.spend.refresh(call.tenant)
         tenant_label = m.tenant_label(call.tenant.name)
         m.llm_in_flight.labels(call.model_label).dec()
         m.llm_requests.labels(tenant_label, call.model_label, str(status)).inc()

@@ -1,7 +1,8 @@
 """Per-tenant spend and budget gauges, and the `GET /v1/budget` view, from the shared ledger.
 
 The ledger is the truth (SQLite or Redis, shared by replicas); this keeps a snapshot per tenant that a
-scrape reads without I/O. It refreshes after each settled request and every `interval_s`, so spend from
+scrape reads without I/O. It refreshes every `interval_s` (not per request: that would add a ledger read
+to every request's CPU cost) and whenever a tenant reads `GET /v1/budget`, so spend from
 other replicas and a window that rolled over at UTC midnight show up on their own.
 """
 
@@ -35,7 +36,7 @@ class SpendTracker(Collector):
         tenants: list[Tenant],
         *,
         soft_fraction: float,
-        interval_s: float = 10.0,
+        interval_s: float = 5.0,
     ) -> None:
         self.ledger = ledger
         self.metrics = metrics
