@@ -63,8 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--trace-receiver",
         choices=RECEIVERS,
-        default="auto",
-        help="OTLP receiver for the tracing section: Phoenix when installed (auto), or bench/otlp_sink.py",
+        default="sink",
+        help="OTLP receiver for the tracing section: bench/otlp_sink.py (default), Phoenix, or auto "
+        "(Phoenix when installed)",
     )
     p.add_argument("--drift-args", default="", help="arguments for bench.drift_bench, e.g. '--skip-lesson'")
     p.add_argument("--results", type=Path, default=RESULTS_DIR, help="results folder (default bench/results)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from bench.procstat import process_cpu_seconds
 from bench.servers import Server
 from bench.wrk import WrkResult, run_wrk
 
-__all__ = ["HttpMeasurement", "LoadOptions", "check_post", "load_average", "measure_http"]
+__all__ = ["HttpMeasurement", "LoadOptions", "check_post", "load_average", "measure_http", "wait_until_idle"]
 
 
 @dataclass(frozen=True)
@@ -112,3 +113,26 @@ def measure_http(
         load_after=load_average(),
         warmup_requests=warmup,
     )
+
+
+def wait_until_idle(
+    server: Server,
+    *,
+    settle_s: float = 1.5,
+    max_cpu_share: float = 0.05,
+    window_s: float = 0.5,
+    timeout_s: float = 30.0,
+) -> float:
+    """Wait until `server` uses under `max_cpu_share` of a core over `window_s`; return the seconds waited.
+
+    For a trace receiver still ingesting the last run's spans, which would otherwise take CPU from the next
+    run. `settle_s` first covers the gateway's batch-export delay (1 s), so the last export has been sent.
+    """
+    started = time.monotonic()
+    time.sleep(settle_s)
+    while time.monotonic() - started < timeout_s:
+        before = process_cpu_seconds(server.pid)
+        time.sleep(window_s)
+        if (process_cpu_seconds(server.pid) - before) / window_s < max_cpu_share:
+            break
+    return time.monotonic() - started

@@ -149,7 +149,7 @@ RECEIVERS = ("auto", "phoenix", "sink")
 
 @contextlib.contextmanager
 def start_trace_backend(
-    log_dir: Path, *, receiver: str = "auto", wait: bool = True
+    log_dir: Path, *, receiver: str = "sink", wait: bool = True
 ) -> Iterator[TraceBackend]:
     """A real OTLP/HTTP receiver on loopback: Phoenix ("auto": when installed) or bench/otlp_sink.py."""
     if receiver not in RECEIVERS:
