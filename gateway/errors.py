@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse, Response
 
 __all__ = [
     "AuthenticationFailed",
@@ -171,6 +172,10 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=exc.headers,
         )
 
+    async def on_client_gone(_: Request, exc: Exception) -> Response:
+        # The client left before its body arrived: nobody reads an answer, and it is not a server error.
+        return Response(status_code=499)
+
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         # The traceback goes to the server log (uvicorn logs it); the client gets a plain 500.
         return JSONResponse(error_body("internal error", "server_error", "internal_error"), status_code=500)
@@ -178,4 +183,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, on_gateway_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(ClientDisconnect, on_client_gone)
     app.add_exception_handler(Exception, on_unexpected)

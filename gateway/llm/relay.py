@@ -75,11 +75,28 @@ class StreamRelay(Response):
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.stream_headers})
             async with asyncio.timeout(self.service.settings.llm.total_timeout_s):
+                # One ASGI message per SSE event (its lines plus the blank line that ends it): a write per
+                # line doubled the socket writes, the largest cost of relaying a stream.
+                event = bytearray()
+                event_text_chunks = 0
                 async for line in self.lines:
+                    if not line:
+                        if event:
+                            event += b"\n"
+                            await send(
+                                {"type": "http.response.body", "body": bytes(event), "more_body": True}
+                            )
+                            sent_text_chunks += event_text_chunks
+                            event.clear()
+                            event_text_chunks = 0
+                        continue  # a separator after a dropped event (the usage chunk) is dropped too
                     before = meter.chunks_with_text
                     if meter.feed(line):
-                        await send({"type": "http.response.body", "body": line + b"\n", "more_body": True})
-                        sent_text_chunks += meter.chunks_with_text - before
+                        event += line + b"\n"
+                        event_text_chunks += meter.chunks_with_text - before
+                if event:  # an upstream that ended without the final blank line
+                    await send({"type": "http.response.body", "body": bytes(event), "more_body": True})
+                    sent_text_chunks += event_text_chunks
             if not meter.done:
                 error = UpstreamFailure("upstream stream ended without [DONE]")
         except asyncio.CancelledError:
