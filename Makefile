@@ -8,7 +8,7 @@ SIM_PORT ?= 8001
 CONFIG ?= modelgate.yaml
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck unit bench demo system-deps tools clean
+.PHONY: run test lint typecheck bench bench-deps demo system-deps tools clean
 
 # A real OTLP trace backend for the tracing integration tests, in a venv of its own: arize-phoenix pulls
 # ~85 packages and pins some below ours, so it stays out of the project's environment.
@@ -59,7 +59,12 @@ typecheck: $(BIN)/.installed
 test: $(BIN)/.installed system-deps tools lint typecheck
 	DO_NOT_TRACK=1 $(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(BIN)/.installed system-deps
+# The benchmarks' load generator, a Debian package (not needed by the tests).
+bench-deps:
+	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+
+bench: $(BIN)/.installed system-deps bench-deps
 	DO_NOT_TRACK=1 $(BIN)/python -m bench
 
 demo: $(BIN)/.installed
