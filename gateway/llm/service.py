@@ -21,7 +21,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from adapters.vllm.client import Upstream, VLLMClient, make_http_client
+from adapters.vllm.client import Upstream, VLLMClient, make_session
 from adapters.vllm.errors import UpstreamFailure
 from gateway.auth import Tenant, TenantDirectory
 from gateway.budget.factory import create_ledger
@@ -328,7 +328,7 @@ async def build_llm_service(
     llm = settings.llm
     if llm.upstream_url is None:
         raise ValueError("llm.upstream_url is not set")
-    http = make_http_client(
+    http = make_session(
         pool_size=llm.pool_size,
         connect_timeout_s=llm.connect_timeout_s,
         read_timeout_s=llm.first_token_timeout_s,
