@@ -42,14 +42,12 @@ class StreamRelay(Response):
         call: Call,
         upstream: AsyncExitStack,
         lines: AsyncIterator[bytes],
-        *,
-        extra_headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self.service = service
         self.call = call
         self.upstream = upstream
         self.lines = lines
-        self.stream_headers = _HEADERS + (extra_headers or [])
+        self.stream_headers = _HEADERS
         self.meter = StreamMeter(call.request.client_wants_usage, keep_text=service.keeps_text)
         self.status_code = 200
         self.background = None
@@ -72,6 +70,7 @@ class StreamRelay(Response):
         error: UpstreamFailure | None = None
         sent_text_chunks = 0
         meter = self.meter
+        shutting_down = False
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.stream_headers})
             async with asyncio.timeout(self.service.settings.llm.total_timeout_s):
@@ -100,9 +99,10 @@ class StreamRelay(Response):
             if not meter.done:
                 error = UpstreamFailure("upstream stream ended without [DONE]")
         except asyncio.CancelledError:
-            if not disconnected.is_set():
-                raise  # a real cancellation (shutdown): not ours to swallow
-            relay_task.uncancel()
+            if disconnected.is_set():
+                relay_task.uncancel()
+            else:
+                shutting_down = True  # the server is stopping: settle what was delivered, then re-raise
             status = CLIENT_CLOSED
         except TimeoutError:
             error = UpstreamTimeoutError("upstream stream exceeded llm.total_timeout_s")
@@ -140,6 +140,8 @@ class StreamRelay(Response):
             output_text=meter.text if meter.keep_text else None,
             error=error,
         )
+        if shutting_down:
+            raise asyncio.CancelledError
 
 
 def _error_event(error: UpstreamFailure) -> bytes:

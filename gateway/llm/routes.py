@@ -14,11 +14,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from adapters.vllm.errors import UpstreamFailure, UpstreamTimeoutError
+from gateway.auth import Tenant
 from gateway.deps import RequestIdDep, ServicesDep, TenantDep
 from gateway.errors import ServiceNotReady, UpstreamBadResponse
 from gateway.llm.accounting import Usage, usage_from_response
 from gateway.llm.protocol import Operation, parse_llm_request
-from gateway.llm.relay import StreamRelay
+from gateway.llm.relay import CLIENT_CLOSED, StreamRelay
 from gateway.llm.service import LLMService
 from gateway.llm.spend import budget_view
 from gateway.services import Services
@@ -38,7 +39,7 @@ def _llm(services: Services) -> LLMService:
 
 
 async def _complete(
-    request: Request, services: Services, tenant: TenantDep, request_id: str, op: Operation
+    request: Request, services: Services, tenant: Tenant, request_id: str, op: Operation
 ) -> Response:
     svc = _llm(services)
     req = parse_llm_request(await request.body(), op)
@@ -67,6 +68,10 @@ async def _complete(
         err = svc.translate(exc)
         await svc.finish(call, status=err.http_status, usage=None, error=exc)
         raise err from None
+    except asyncio.CancelledError:
+        # Shutdown cut the call short: hand the reservation back before going (nothing was delivered).
+        await svc.finish(call, status=CLIENT_CLOSED, usage=None)
+        raise
     try:
         doc = json.loads(body)
         choices = doc["choices"]

@@ -135,7 +135,8 @@ class LLMService:
         span = self.tracing.tracer.start_span(
             genai.span_name(request.operation, request.model),
             kind=SpanKind.CLIENT,
-            attributes=self._request_attributes(request, tenant),
+            # Built only when someone records them: this runs on every LLM request.
+            attributes=self._request_attributes(request, tenant) if self.tracing.enabled else None,
         )
         self.metrics.llm_in_flight.labels(model_label).inc()
         return Call(
