@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gateway.auth import TenantDirectory
 from gateway.metrics import GatewayMetrics
@@ -26,4 +26,3 @@ class Services:
     churn: ChurnServing | None = None
     churn_error: str | None = None  # why the churn model is not loaded, for /readyz
     llm: LLMService | None = None
-    closers: list[Any] = field(default_factory=list)
