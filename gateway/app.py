@@ -123,9 +123,9 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(churn_router)
     if settings.llm.upstream_url:
-        from gateway.llm.routes import router as llm_router
+        from gateway.llm.routes import install_llm_routes
 
-        app.include_router(llm_router)
+        install_llm_routes(app)
     # Added last = outermost. Tracing wraps timing (so exemplars see the request's span), and timing
     # wraps the body limit (so 413s are counted).
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)

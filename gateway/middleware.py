@@ -8,9 +8,10 @@ scope while routing), so unknown paths all count as route `other`. `/metrics` it
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import os
 import time
-import uuid
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -53,13 +54,18 @@ class MetricsMiddleware:
         self.app = app
         self.metrics = metrics
         self.exemplar = exemplar
+        # Request ids: a random prefix per app instance (so per process, also after a fork) and a counter;
+        # unique across replicas without the urandom syscall per request that uuid4 makes (~5 % of an
+        # LLM request's CPU in a profile).
+        self._id_prefix = os.urandom(8).hex()
+        self._id_counter = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNMEASURED:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _request_id(scope)
+        request_id = _client_request_id(scope) or f"{self._id_prefix}{next(self._id_counter):016x}"
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         exemplar: dict[str, str] | None = None
@@ -89,13 +95,13 @@ class MetricsMiddleware:
             m.requests.labels(backend, template, method, str(status)).inc()
 
 
-def _request_id(scope: Scope) -> str:
+def _client_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id" and 8 <= len(value) <= 64 and value.isascii():
             text: str = value.decode()
             if text.replace("-", "").replace("_", "").isalnum():
                 return text
-    return uuid.uuid4().hex
+    return None
 
 
 class BodySizeLimitMiddleware:
