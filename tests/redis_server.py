@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from gateway.demo.processes import free_port
+
 
 @dataclass(frozen=True)
 class RedisServer:
@@ -22,13 +24,6 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _pings(host: str, port: int) -> bool:
@@ -48,7 +43,7 @@ def start_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Red
             pytest.fail(message)
         pytest.skip(message)
     workdir = tmp_path_factory.mktemp("redis")
-    host, port = "127.0.0.1", _free_port()
+    host, port = "127.0.0.1", free_port()
     # Without --save/--appendonly the server never writes to disk; --dir keeps it out of the repo anyway.
     cmd = [
         exe,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -32,6 +31,8 @@ from typing import Any, TypeVar
 
 import httpx
 import yaml
+
+from gateway.demo.processes import free_port, stop_process
 
 __all__ = ["PrometheusError", "PrometheusServer", "find_prometheus", "free_port", "run_prometheus"]
 
@@ -47,14 +48,6 @@ class PrometheusError(RuntimeError):
 def find_prometheus() -> str | None:
     """Path of the `prometheus` binary, or None when it is not installed."""
     return shutil.which("prometheus")
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now (the caller binds it soon after)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -189,7 +182,7 @@ def run_prometheus(
                 if attempt == 2 or "address already in use" not in log_path.read_text(errors="replace"):
                     raise PrometheusError(f"prometheus did not become ready\n{_tail(log_path)}")
             finally:
-                _stop(process)
+                stop_process(process, timeout=10)
 
 
 def _start(
@@ -226,16 +219,6 @@ def _wait_ready(server: PrometheusServer, process: subprocess.Popen[bytes], time
                 return True
         time.sleep(0.1)
     return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,8 @@ from typing import Any
 import httpx
 import yaml
 
-from gateway.demo.prometheus import PrometheusError, find_prometheus, free_port, run_prometheus
+from gateway.demo.processes import free_port, stop_process
+from gateway.demo.prometheus import PrometheusError, find_prometheus, run_prometheus
 from gateway.demo.traffic import churn_rows, send_churn, send_llm
 
 __all__ = ["main"]
@@ -77,12 +77,7 @@ def _process(args: list[str], ready_url: str, log: Path) -> Iterator[subprocess.
             time.sleep(0.2)
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc)
 
 
 def _write_config(work: Path, sim_port: int) -> tuple[Path, dict[str, str]]:

@@ -1,7 +1,5 @@
 """Helpers shared by the eval tests (a unique module name: test folders have no __init__.py)."""
 
-import socket
-
 import httpx
 
 from evals.suite import default_suites_dir
@@ -14,9 +12,3 @@ def set_faults(base_url: str, **faults) -> None:
     """Change the running simulator's fault injection (wrong-rate, failures, hangs)."""
     response = httpx.post(f"{base_url}/admin/faults", json=faults, timeout=5)
     response.raise_for_status()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
