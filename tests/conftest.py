@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_helpers import ACME_KEY, DEV_KEY, GLOBEX_KEY
-from otlp_backend import Backend, BackendUnavailable, start_otlp_backend
-from redis_server import RedisServer, start_redis_server
 
 from gateway.auth import hash_key
 from gateway.settings import Settings
+from support.conftest_helpers import ACME_KEY, DEV_KEY, GLOBEX_KEY
+from support.otlp_backend import Backend, BackendUnavailable, start_otlp_backend
+from support.redis_server import RedisServer, start_redis_server
 
 _OWNED_PREFIXES = ("MODELGATE_", "OTEL_", "LANGFUSE_", "OPENAI_")
 

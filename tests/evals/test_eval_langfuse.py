@@ -12,7 +12,6 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from evals_helpers import MODEL
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from adapters.vllm.sim.config import SimConfig
@@ -21,6 +20,7 @@ from evals.cli import main
 from evals.export import LangfuseSettings, export_to_langfuse, langfuse_settings
 from evals.records import ItemResult, summarise_run
 from evals.scorers import Outcome
+from support.evals_helpers import MODEL
 
 
 class Receiver:
@@ -167,7 +167,7 @@ def test_eval_run_sends_its_scores_when_langfuse_is_configured(tmp_path, config_
         },
     ]
     suite.write_text("\n".join(json.dumps({**x, "scorer": "exact"}) for x in items) + "\n")
-    from evals_helpers import CORE_ANSWERS
+    from support.evals_helpers import CORE_ANSWERS
 
     public, secret = keys()
     with (

@@ -5,7 +5,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from evals_helpers import MODEL
 
 from adapters.vllm.sim.config import SimConfig
 from adapters.vllm.sim.server import SimServer
@@ -15,6 +14,7 @@ from evals.llm_log import LogSampleError, draw_sample, drawn, parse_prompt
 from gateway.log_schemas import LLM_LOG_SCHEMA, llm_partition
 from gateway.logwriter import ParquetLogWriter
 from monitoring.job_results import read_result
+from support.evals_helpers import MODEL
 
 NOW = datetime.now(UTC)
 

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pyarrow.dataset as ds
 import pytest
-from conftest_helpers import ACME_KEY, DEV_KEY, metric_samples
-from servers import uvicorn_thread
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from support.conftest_helpers import ACME_KEY, DEV_KEY, metric_samples
+from support.servers import uvicorn_thread
 
 GOOD = {
     "tenure_months": 4,

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pyarrow.dataset as ds
 import pytest
-from conftest_helpers import ACME_KEY
-from servers import REPO, free_port, wait_http
 
 from gateway.auth import hash_key
+from support.conftest_helpers import ACME_KEY
+from support.servers import REPO, free_port, wait_http
 
 pytestmark = pytest.mark.integration
 

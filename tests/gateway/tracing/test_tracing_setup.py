@@ -19,10 +19,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from servers import free_port
 
 from gateway.tracing import TracingConfig, TracingConfigError, instrument_app, setup_tracing
 from gateway.tracing.setup import MAX_QUEUE_SIZE, Tracing, build_sampler
+from support.servers import free_port
 
 
 def test_spans_go_to_the_given_exporter_with_the_resource_and_never_to_the_global_provider() -> None:
