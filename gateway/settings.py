@@ -81,7 +81,9 @@ class ChurnSettings(BaseModel):
         None, description="Folder of the trained churn artifact; default <data_dir>/models/churn."
     )
     batch_limit: int = Field(1000, ge=1, le=100_000, description="Most instances in one batch request.")
-    train_rows: int = Field(20_000, ge=1000, description="Rows `serve` trains on when no artifact exists.")
+    train_rows: int = Field(
+        20_000, ge=1000, description="Rows `serve` trains on when no artifact exists (development mode only)."
+    )
     train_seed: int = Field(7, description="Seed for that training run.")
 
 
@@ -167,7 +169,11 @@ class Settings(BaseSettings):
     )
 
     mode: Literal["development", "production"] = Field(
-        "development", description="production refuses a development key."
+        "development",
+        description=(
+            "production refuses a development key, and a missing churn artifact (it never trains on "
+            "synthetic data)."
+        ),
     )
     data_dir: Path = Field(Path("data"), description="Root for models, logs, ledgers and job results.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")  # type: ignore[arg-type]

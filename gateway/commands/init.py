@@ -58,7 +58,7 @@ budgets:
   soft_fraction: 0.8
 
 tracing:
-  enabled: false                           # or set OTEL_EXPORTER_OTLP_ENDPOINT
+  enabled: auto                            # on when OTEL_EXPORTER_OTLP_ENDPOINT (or endpoint:) is set
   sample_ratio: 1.0
   capture_content: false
 
