@@ -38,7 +38,7 @@ from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
 from gateway.tracing import genai
-from gateway.tracing.context import inject_headers
+from gateway.tracing.context import exemplar, inject_headers
 from gateway.tracing.setup import Tracing
 
 __all__ = ["Call", "LLMService", "build_llm_service"]
@@ -212,8 +212,19 @@ class LLMService:
         m.llm_in_flight.labels(call.model_label).dec()
         m.llm_requests.labels(tenant_label, call.model_label, str(status)).inc()
         m.llm_duration.labels(call.model_label, "true" if call.request.stream else "false").observe(duration)
+        trace_link = exemplar(call.span)  # read before _end_span: an ended span records nothing
         if ttft is not None:
-            m.ttft.labels(call.model_label).observe(ttft)
+            m.ttft.labels(call.model_label).observe(ttft, exemplar=trace_link)
+        m.observe_genai_client(
+            call.request.operation,
+            call.model_label,
+            duration_s=duration,
+            ttft_s=ttft,
+            input_tokens=usage.input_tokens if usage else None,
+            output_tokens=usage.output_tokens if usage else None,
+            error_type=_error_type(status, error),
+            exemplar=trace_link,
+        )
         if gaps:
             tpot = m.tpot.labels(call.model_label)
             for gap in gaps:
@@ -265,12 +276,8 @@ class LLMService:
                     output_text, finish_reasons[0] if finish_reasons else None, redact=self.tracing.redact
                 )
             )
-        if error is not None or status >= 500:
-            error_type = (
-                error.kind
-                if isinstance(error, UpstreamFailure)
-                else (type(error).__name__ if error else str(status))
-            )
+        error_type = _error_type(status, error)
+        if error_type is not None:
             span.set_attributes(genai.error_attributes(error_type))
             span.set_status(Status(StatusCode.ERROR, str(error) if error else f"HTTP {status}"))
         span.end()
@@ -359,3 +366,12 @@ async def build_llm_service(
     writer.start()
     stack.callback(writer.close)
     return LLMService(settings, metrics, tracing, upstream, ledger, spend, writer)
+
+
+def _error_type(status: int, error: UpstreamFailure | GatewayError | None) -> str | None:
+    """`error.type` of a finished call (span and GenAI metrics alike), None when it did not fail."""
+    if error is None and status < 500:
+        return None
+    if isinstance(error, UpstreamFailure):
+        return error.kind
+    return type(error).__name__ if error else str(status)
