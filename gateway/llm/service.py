@@ -28,7 +28,7 @@ from gateway.budget.factory import create_ledger
 from gateway.budget.ledger import Budget, LedgerUnavailable, Reservation, SpendLedger
 from gateway.budget.ledger import BudgetExceeded as LedgerBudgetExceeded
 from gateway.budget.pricing import Price, cost_usd, estimate_input_tokens, worst_case_cost
-from gateway.errors import BudgetExceeded, GatewayError, NotFound, ServiceNotReady
+from gateway.errors import BudgetExceeded, GatewayError, ModelNotFound, ServiceNotReady
 from gateway.llm.accounting import Usage
 from gateway.llm.protocol import LLMRequest
 from gateway.llm.spend import SpendTracker
@@ -96,7 +96,7 @@ class LLMService:
         price = self.prices.get(model)
         if price is None:
             # Unknown models are refused when billing is on: naming a new model gets nobody free tokens.
-            raise NotFound(f"model {model!r} is not served here (no price configured)", param="model")
+            raise ModelNotFound(f"model {model!r} is not served here (no price configured)")
         return price
 
     async def begin(self, request: LLMRequest, tenant: Tenant, request_id: str, trace_id: str | None) -> Call:
