@@ -6,7 +6,9 @@
     modelgate eval history [SUITE] [--model M] [--limit N]
 
 --base-url / --api-key default to $OPENAI_BASE_URL / $OPENAI_API_KEY (the gateway's `/v1` URL and a tenant
-key). Exit codes: 0 no regression, 1 regression, 2 bad input (one line on stderr, never a traceback).
+key). Without --model (and evals.model for `run`) the gateway's only model is used (`GET /v1/models`);
+when it serves several the job exits 2 listing them. Exit codes: 0 no regression, 1 regression, 2 bad
+input (one line on stderr, never a traceback).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def _positive_int(text: str) -> int:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="modelgate.yaml (default $MODELGATE_CONFIG, then ./modelgate.yaml)")
-    p.add_argument("--model", help="model to evaluate (default evals.model)")
+    p.add_argument("--model", help="model to evaluate (default evals.model, else the gateway's only model)")
     p.add_argument(
         "--base-url", help="gateway OpenAI base URL, e.g. http://127.0.0.1:8000/v1 ($OPENAI_BASE_URL)"
     )
@@ -117,12 +119,15 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
     }
     if common["timeout_s"] <= 0 or common["retries"] < 0:
         raise _UsageError("--timeout must be > 0 and --retries >= 0")
+    from evals.models import NoModel, pick_model
+
     if args.command == "run":
         from evals.run_job import RunRequest, run_eval
 
-        model = args.model or section.model
-        if not model:
-            raise _UsageError("no model: pass --model or set evals.model")
+        try:
+            model = pick_model(args.model or section.model, base_url, api_key, timeout_s=common["timeout_s"])
+        except NoModel as exc:
+            raise _UsageError(str(exc)) from None
         req = RunRequest(
             suite=args.suite,
             model=model,
@@ -138,13 +143,17 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
     rate = args.rate if args.rate is not None else s.rate
     if not 0 < rate <= 1:
         raise _UsageError("--rate must be in (0, 1]")
+    try:
+        sample_model = pick_model(args.model, base_url, api_key, timeout_s=common["timeout_s"])
+    except NoModel as exc:
+        raise _UsageError(str(exc)) from None
     sample_req = SampleRequest(
         days=args.days or s.days,
         rate=rate,
         seed=args.seed if args.seed is not None else s.seed,
         baseline=args.baseline or s.baseline,
         max_items=args.max_items or s.max_items,
-        model=args.model,
+        model=sample_model,
         **common,
     )
     return run_sample(sample_req, cfg, environ=environ, out=out, err=err)

@@ -154,5 +154,7 @@ def test_sample_tracks_judged_scores_against_the_trailing_samples(tmp_path, conf
 
 
 def test_sample_with_no_log_exits_2(config_file, capsys):
-    assert main(["sample", "--config", str(config_file), "--base-url", "http://x/v1", "--api-key", "k"]) == 2
+    argv = ["sample", "--config", str(config_file), "--model", MODEL]
+    argv += ["--base-url", "http://x/v1", "--api-key", "k"]
+    assert main(argv) == 2
     assert "no LLM request log" in capsys.readouterr().err
