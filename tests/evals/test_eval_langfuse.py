@@ -94,6 +94,15 @@ def test_settings_need_all_three_variables():
     assert langfuse_settings(full) == LangfuseSettings("http://h", "p", "s")
 
 
+def test_langfuse_base_url_is_read_and_wins_over_the_older_host() -> None:
+    keys = {"LANGFUSE_PUBLIC_KEY": "p", "LANGFUSE_SECRET_KEY": "s"}
+    assert langfuse_settings({**keys, "LANGFUSE_BASE_URL": "http://new"}) == LangfuseSettings(
+        "http://new", "p", "s"
+    )
+    both = {**keys, "LANGFUSE_BASE_URL": "http://new/", "LANGFUSE_HOST": "http://old"}
+    assert langfuse_settings(both) == LangfuseSettings("http://new", "p", "s")
+
+
 @pytest.mark.integration
 def test_run_and_item_scores_arrive(tmp_path):
     results = [
