@@ -25,12 +25,12 @@ from evals.export import export_to_langfuse, langfuse_settings, publish_metrics
 from evals.history import HistoryStore
 from evals.judge import JudgeConfig
 from evals.llm_log import SampleDraw, SampleRow, draw_sample, parse_prompt
-from evals.progress import Progress
 from evals.records import ItemResult, RunRecord, summarise_run
 from evals.regression import Verdict, compare_unpaired, parse_baseline_spec
 from evals.report import sample_summary
 from evals.run_job import new_run_id, report_paths, write_text
 from evals.runner import judge_text
+from monitoring.progress import ItemProgress
 
 __all__ = ["SUITE", "SampleRequest", "run_sample"]
 
@@ -59,7 +59,7 @@ async def _judge_rows(
     policy = RetryPolicy(req.retries, cfg.section.retry_backoff_s, req.timeout_s)
     client = make_client(req.base_url, req.api_key, timeout_s=req.timeout_s)
     gate = asyncio.Semaphore(req.concurrency)
-    bar = Progress(len(rows), f"{SUITE} sample", err)
+    bar = ItemProgress(len(rows), f"{SUITE} sample", err)
 
     async def one(row: SampleRow) -> ItemResult:
         async with gate:
