@@ -69,6 +69,10 @@ class GatewayError(Exception):
     def http_status(self) -> int:
         return self.status
 
+    def openai_words(self) -> tuple[str, str]:
+        """(type, code) of the rendered body."""
+        return self.type, self.code
+
 
 class InvalidRequest(GatewayError):
     status, type, code = 422, "invalid_request_error", "invalid_value"
@@ -146,6 +150,9 @@ class UpstreamStatus(UpstreamError):
     def http_status(self) -> int:
         return self._status
 
+    def openai_words(self) -> tuple[str, str]:
+        return self._type, self._code
+
 
 # OpenAI's error types (https://platform.openai.com/docs/guides/error-codes); anything else an upstream
 # says (vLLM: the exception class name) is replaced by the type OpenAI gives that status.
@@ -191,7 +198,7 @@ def error_body(message: str, type_: str, code: str | None, param: str | None = N
 
 
 def render(exc: GatewayError) -> JSONResponse:
-    type_, code = (exc._type, exc._code) if isinstance(exc, UpstreamStatus) else (exc.type, exc.code)
+    type_, code = exc.openai_words()
     return JSONResponse(
         error_body(exc.message, type_, code, exc.param), status_code=exc.http_status, headers=exc.headers
     )
