@@ -255,7 +255,11 @@ def test_200_concurrent_requests_never_overspend(make_settings: Callable[..., Se
 
     tenants = [{"name": "acme", "key_sha256": hash_key(ACME_KEY), "daily_usd": 1.5, "monthly_usd": 100.0}]
     with llm_stack(
-        make_settings, sim=SimConfig(ttft_ms=5, itl_ms=2, tokens=10, seed=4), tenants=tenants
+        make_settings,
+        sim=SimConfig(ttft_ms=5, itl_ms=2, tokens=10, seed=4),
+        tenants=tenants,
+        # this test is about the budget; the concurrency cap has its own
+        llm={"max_concurrent_per_tenant": 500},
     ) as stack:
 
         async def fire() -> list[int]:
