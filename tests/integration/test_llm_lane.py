@@ -196,6 +196,12 @@ def test_a_stream_dropped_mid_way_ends_with_an_error_event(make_settings: Callab
             ("modelgate_llm_upstream_errors_total", (("error_type", "stream_broken"), ("model", MODEL)))
         ]
         assert errors == 1
+        # The client got a 200 header, but the request failed: the SLO's series count it as a 502.
+        route = (("backend", "llm"), ("method", "POST"), ("route", "/v1/chat/completions"))
+        assert samples[("modelgate_requests_total", (*route, ("status", "502")))] == 1
+        assert ("modelgate_requests_total", (*route, ("status", "200"))) not in samples
+        stream_failures = ("modelgate_llm_stream_failures_total", (("kind", "stream_broken"), ("model", MODEL)))
+        assert samples[stream_failures] == 1
 
 
 def test_client_disconnect_mid_stream_bills_the_tokens_delivered(
