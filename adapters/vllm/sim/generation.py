@@ -189,16 +189,21 @@ class Generation:
                 return
         drop = bool(faults.drop_rate) and rng.random() < faults.drop_rate
         plan = self._plan(req, faults, drop)
+        timings: tuple[float, float] | None
         try:
             if req.stream:
                 timings = await self._stream(send, receive, req, plan, arrival)
             else:
-                timings = await self._respond(send, req, plan, arrival)
+                timings = await self._respond(send, receive, req, plan, arrival)
         except BaseException as exc:
             if span is not None:
                 error = "dropped" if isinstance(exc, SimulatedDrop) else type(exc).__name__
                 SimTracer.finish(span, self._span_attributes(req, plan), error=error)
             raise
+        if timings is None:  # the client left before the answer: aborted, nothing sent
+            if span is not None:
+                SimTracer.finish(span, self._span_attributes(req, plan), error="client_disconnected")
+            return
         if span is not None:
             SimTracer.finish(span, self._span_attributes(req, plan, *timings))
 
@@ -255,8 +260,8 @@ class Generation:
         await send_json(send, status, body, headers)
 
     async def _respond(
-        self, send: Send, req: GenerationRequest, plan: _Plan, arrival: float
-    ) -> tuple[float, float]:
+        self, send: Send, receive: Receive, req: GenerationRequest, plan: _Plan, arrival: float
+    ) -> tuple[float, float] | None:
         metrics = self._metrics
         if not self._gate.try_acquire():
             await self._gate.acquire()
@@ -275,7 +280,16 @@ class Generation:
                         metrics.itl.observe_many(itl, sum(1 for c in plan.choices if len(c.tokens) > step))
                         total += itl
             if total > 0.0:
-                await asyncio.sleep(total)
+                # vLLM aborts a non-streamed request too when its client goes away (it polls
+                # `is_disconnected` while generating); so does the simulator.
+                try:
+                    await asyncio.wait_for(_until_disconnect(receive), total)
+                except TimeoutError:
+                    pass
+                else:
+                    done = int((_perf() - arrival - queue_time) / total * steps) if steps else 0
+                    self._finished(plan, "abort", done)
+                    return None
         finally:
             self._gate.release()
         make = chat_completion_body if req.chat else completion_body
