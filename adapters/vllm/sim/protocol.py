@@ -1,6 +1,6 @@
 """Request parsing for `/v1/chat/completions` and `/v1/completions`, as vLLM's OpenAI server reads them.
 
-Matched against vLLM's request models and serving code (see docs/api.md, "The vLLM simulator", for the
+Matched against vLLM's request models and serving code (docs/vllm-sim.md names the files and
 commits): every shape vLLM accepts is accepted and generated for. Numbers and booleans are coerced
 laxly as pydantic does (`fields`); the serving-time checks are vLLM's (`limits`). Errors are `ApiError`s,
 rendered by the app as vLLM's error body; a model that is not served is a 404 `NotFoundError`.
