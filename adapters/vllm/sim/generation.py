@@ -119,6 +119,8 @@ class _Plan:
     # Decode steps: every sequence advances one token per step, as a batch does.
     steps: int
     completion_tokens: int
+    # Every choice has at least one token (false only for an empty scripted answer).
+    all_started: bool
 
 
 def _active_per_step(choices: list[_Choice], steps: int) -> list[int]:
@@ -240,9 +242,10 @@ class Generation:
             # are the same text (what matters to a gateway is their count and their token totals).
             shown = not prompt.echo_only
             choices.append(_Choice(tokens, finish_reason, prompt.tokens, prompt.echo_text, shown))
-            choices.extend(
-                _Choice(tokens, finish_reason, 0, prompt.echo_text, shown) for _ in range(req.n - 1)
-            )
+            if req.n > 1:
+                choices.extend(
+                    _Choice(tokens, finish_reason, 0, prompt.echo_text, shown) for _ in range(req.n - 1)
+                )
         prefix = "chatcmpl-" if req.chat else "cmpl-"
         request_id = f"{prefix}{self._id_prefix}{next(self._seq):016x}"
         lengths = [len(c.tokens) for c in choices]
@@ -255,6 +258,7 @@ class Generation:
             faults.overreport_tokens,
             max(lengths),
             sum(lengths),
+            min(lengths) > 0,
         )
 
     def _finished(self, plan: _Plan, reason: str | None = None, steps: int | None = None) -> None:
@@ -284,7 +288,9 @@ class Generation:
             steps = plan.steps
             if steps > 1:
                 if self._itl == 0.0:
-                    started = sum(1 for c in plan.choices if c.tokens)
+                    started = (
+                        len(plan.choices) if plan.all_started else sum(1 for c in plan.choices if c.tokens)
+                    )
                     metrics.itl.observe_many(0.0, plan.completion_tokens - started)
                 else:
                     for step in range(1, steps):

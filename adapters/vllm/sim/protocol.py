@@ -146,16 +146,20 @@ def _common(data: dict[str, Any]) -> _Common:
         _check_cache_salt(salt)
         lax_cache_salt(salt)
     stream = bool(lax_bool(data.get("stream"), "stream"))
+    options, seed, temperature, top_p = (data.get(k) for k in _OPTIONAL)
     return _Common(
         stream=stream,
-        include_usage=lax_stream_options(data.get("stream_options")),
-        seed=lax_seed(data.get("seed")),
-        temperature=lax_float(data.get("temperature"), "temperature"),
-        top_p=lax_float(data.get("top_p"), "top_p"),
+        include_usage=False if options is None else lax_stream_options(options),
+        seed=None if seed is None else lax_seed(seed),
+        temperature=None if temperature is None else lax_float(temperature, "temperature"),
+        top_p=None if top_p is None else lax_float(top_p, "top_p"),
         # `ignore_eos: bool = False`, `min_tokens: int = 0`: not nullable.
-        ignore_eos=bool(_lax_required(data, "ignore_eos", lax_bool, False)),
-        min_tokens=int(_lax_required(data, "min_tokens", lax_int, 0)),
+        ignore_eos="ignore_eos" in data and bool(_lax_required(data, "ignore_eos", lax_bool, False)),
+        min_tokens=int(_lax_required(data, "min_tokens", lax_int, 0)) if "min_tokens" in data else 0,
     )
+
+
+_OPTIONAL = ("stream_options", "seed", "temperature", "top_p")
 
 
 def _lax_required(data: dict[str, Any], name: str, lax: Any, default: object) -> Any:
