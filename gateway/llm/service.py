@@ -33,7 +33,8 @@ from gateway.llm.accounting import Usage
 from gateway.llm.protocol import LLMRequest
 from gateway.llm.spend import SpendTracker
 from gateway.llm.upstream_errors import to_gateway_error
-from gateway.log_schemas import LLM_LOG_SCHEMA, llm_partition
+from gateway.logcontract.rows import llm_partition
+from gateway.logcontract.schemas import LLM_LOG_SCHEMA
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings

@@ -89,11 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors that mean "bad input" (exit 2, one line), OSError included: a path that cannot be used."""
     from adapters.churn.artifact import ArtifactError
+    from gateway.logcontract.window import LogReadError
     from monitoring.config import ConfigFileError
     from monitoring.drift.errors import DriftInputError
-    from monitoring.log_window import LogWindowError
 
-    return (DriftInputError, LogWindowError, ConfigFileError, ArtifactError, OSError)
+    return (DriftInputError, LogReadError, ConfigFileError, ArtifactError, OSError)
 
 
 def _emit(summary: dict[str, Any], target: Path | None) -> None:

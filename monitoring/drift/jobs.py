@@ -22,6 +22,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from adapters.churn.schema import CATEGORICAL_FEATURES, CATEGORIES, NUMERIC_FEATURES
+from gateway.logcontract.window import LogReadError, ProgressFn, Window, read_window
 from monitoring.config import MonitoringConfig
 from monitoring.drift import engine
 from monitoring.drift.checks import check_frame, check_probabilities, known_categories
@@ -32,7 +33,6 @@ from monitoring.drift.segments import segment_drift
 from monitoring.drift.settings import DriftSettings
 from monitoring.drift.verdict import columns_json, decide, exit_code
 from monitoring.job_results import JobMetric
-from monitoring.log_window import LogWindowError, ProgressFn, Window, read_window
 
 __all__ = ["SCORE_COLUMN", "DriftRequest", "JobOutcome", "run_job"]
 
@@ -71,7 +71,7 @@ def _columns(kind: Kind) -> tuple[list[str], list[str]]:
 def _read(cfg: MonitoringConfig, settings: DriftSettings, **kwargs: Any) -> Window:
     try:
         return read_window(cfg.prediction_log_uri, max_rows=settings.max_rows, seed=settings.seed, **kwargs)
-    except LogWindowError as exc:
+    except LogReadError as exc:
         raise DriftInputError(str(exc)) from exc
 
 

@@ -122,8 +122,8 @@ def _ingest_with(cfg: MonitoringConfig, args: argparse.Namespace, run: JobRun) -
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from gateway.logcontract.window import LogReadError, list_versions, read_window
     from monitoring.labels.simulate import simulate_billing_export  # imports the generator
-    from monitoring.log_window import LogWindowError, list_versions, read_window
 
     try:
         cfg = load_monitoring_config(args.config)
@@ -154,7 +154,7 @@ def _simulate(args: argparse.Namespace) -> int:
         export = simulate_billing_export(
             rows, delay_days=args.delay_days, concept_shift=args.concept_shift, as_of=as_of, seed=args.seed
         )
-    except (ConfigFileError, UsageError, LogWindowError, ValueError) as exc:
+    except (ConfigFileError, UsageError, LogReadError, ValueError) as exc:
         print(f"modelgate labels simulate: {exc}", file=sys.stderr)
         return 2
     try:

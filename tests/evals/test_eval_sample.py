@@ -12,7 +12,8 @@ from adapters.vllm.sim.server import SimServer
 from evals.cli import main
 from evals.judge import DEFAULT_RUBRIC, JudgeConfig, build_judge_messages
 from evals.llm_log import LogSampleError, draw_sample, drawn, parse_prompt
-from gateway.log_schemas import LLM_LOG_SCHEMA, llm_partition
+from gateway.logcontract.rows import llm_partition
+from gateway.logcontract.schemas import LLM_LOG_SCHEMA
 from gateway.logwriter import ParquetLogWriter
 from monitoring.job_results import read_result
 

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from adapters.churn.generator import generate_customers
+from gateway.logcontract.rows import write_prediction_rows
 from monitoring.drift.cli import main
-from monitoring.log_window import write_prediction_rows
 
 END = datetime(2025, 3, 10, tzinfo=UTC)
 END_ARG = "2025-03-10T00:00:00Z"
