@@ -63,6 +63,7 @@ def publish_metrics(
     exit_code: int,
     regressed: bool,
     pushgateway_url: str | None,
+    skipped_files: Sequence[str] | None = None,
 ) -> Path:
     run = JobRun(job=job, variant=f"{record.suite}:{record.model}", started_at=record.started_at)
     return publish(
@@ -72,6 +73,8 @@ def publish_metrics(
         metrics=run_metrics(record, regressed=regressed),
         pushgateway_url=pushgateway_url,
         finished_at=record.finished_at,
+        skipped_files=skipped_files,
+        log="llm",
     )
 
 

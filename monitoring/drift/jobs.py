@@ -113,6 +113,8 @@ def _current(
         )
     if win.sampled:
         say(f"note: {win.n_rows_total:,} rows in the window; using a seeded sample of {win.n_rows:,}")
+    for path in win.skipped_files:
+        say(f"warning: skipped unreadable log file {path}")
     return win
 
 
@@ -210,6 +212,7 @@ def run_job(
         "max_rows": settings.max_rows,
         "versions_seen": win.versions_seen,
         "reference": about,
+        "skipped_files": list(win.skipped_files),
     }
     if req.by:
         summary["segments"] = segment_drift(

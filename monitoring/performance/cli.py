@@ -125,6 +125,7 @@ def _run(args: argparse.Namespace, cfg: MonitoringConfig, started: float) -> int
             exit_code=outcome.exit_code,
             metrics=outcome.metrics,
             pushgateway_url=cfg.pushgateway_url,
+            skipped_files=outcome.summary["skipped_files"],
         )
     except OSError as exc:
         _say(f"error: cannot publish the job result to {cfg.results_dir}: {exc.strerror or exc}")

@@ -1,4 +1,4 @@
-"""The jobs' location resolver agrees with the gateway's Settings under every kind of `MODELGATE_*` override."""
+"""The jobs' resolver agrees with the gateway's Settings for every kind of `MODELGATE_*` override."""
 
 from __future__ import annotations
 
