@@ -30,6 +30,7 @@ __all__ = [
     "ConfigError",
     "JobsSettings",
     "LLMSettings",
+    "LogsSettings",
     "PredictionLogSettings",
     "PriceSettings",
     "ServerSettings",
@@ -153,6 +154,22 @@ class BudgetSettings(BaseModel):
     )
 
 
+class LogsSettings(BaseModel):
+    model_config = _STRICT
+    compaction_period: Literal["hour", "day"] = Field(
+        "hour", description="`modelgate logs compact` rewrites each closed hour (or day) of a partition."
+    )
+    compaction_target_mb: float = Field(
+        128.0, gt=0, description="Largest compacted file, in MiB; a bigger period is split into several."
+    )
+    retention_days: int | None = Field(
+        None, ge=1, description="Delete `date=` partitions older than this many days; null = keep all."
+    )
+    stale_tmp_minutes: float = Field(
+        60.0, gt=0, description="Temporary files older than this (a killed writer's) are removed."
+    )
+
+
 class JobsSettings(BaseModel):
     model_config = _STRICT
     results_dir: Path | None = Field(
@@ -191,6 +208,10 @@ class Settings(BaseSettings):
     budgets: BudgetSettings = Field(default_factory=BudgetSettings, description="Spend ledger.")  # type: ignore[arg-type]
     tracing: TracingConfig = Field(default_factory=TracingConfig, description="OpenTelemetry tracing.")  # type: ignore[arg-type]
     jobs: JobsSettings = Field(default_factory=JobsSettings, description="Job results.")  # type: ignore[arg-type]
+    logs: LogsSettings = Field(
+        default_factory=LogsSettings,  # type: ignore[arg-type]
+        description="Compaction and retention of both request logs.",
+    )
     monitoring: dict[str, Any] = Field(
         default_factory=dict, description="Owned by monitoring/ (drift, labels)."
     )

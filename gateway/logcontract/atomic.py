@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 
 from gateway.logcontract.layout import tmp_name
 
-__all__ = ["ROW_GROUP_ROWS", "fsync_dir", "is_local", "write_parquet"]
+__all__ = ["ROW_GROUP_ROWS", "fsync_dir", "is_local", "parquet_sink", "write_parquet"]
 
 # Row groups of this many rows keep statistics useful for time pruning and a batch in memory small.
 ROW_GROUP_ROWS = 128 * 1024
@@ -61,8 +62,12 @@ def write_parquet(
     """Write `table` as `<directory>/<name>` atomically; return the final path."""
     final = f"{directory.rstrip('/')}/{name}"
     if not is_local(fs):
+        # Serialise first, upload in one piece: a failure before the upload completes publishes nothing.
+        buf = pa.BufferOutputStream()
+        pq.write_table(table, buf, compression="zstd", row_group_size=row_group_rows)
         fs.create_dir(directory, recursive=True)
-        pq.write_table(table, final, filesystem=fs, compression="zstd", row_group_size=row_group_rows)
+        with fs.open_output_stream(final) as out:
+            out.write(buf.getvalue())
         return final
     _make_dirs_durably(directory)
     tmp = f"{directory.rstrip('/')}/{tmp_name(name)}"
@@ -78,3 +83,41 @@ def write_parquet(
         raise
     fsync_dir(directory)
     return final
+
+
+@contextlib.contextmanager
+def parquet_sink(
+    fs: pafs.FileSystem, directory: str, name: str, schema: pa.Schema
+) -> Iterator[pq.ParquetWriter]:
+    """A streaming writer of `<directory>/<name>` that publishes the file only when the block succeeds.
+
+    For files too big to build in memory (compaction). The bytes go to a hidden temporary name; on
+    success they are fsynced (local disks) and moved to `name` (on object stores a server-side copy,
+    which publishes the complete object at once); on failure the temporary file is removed.
+    """
+    directory = directory.rstrip("/")
+    tmp, final = f"{directory}/{tmp_name(name)}", f"{directory}/{name}"
+    if is_local(fs):
+        _make_dirs_durably(directory)
+    else:
+        fs.create_dir(directory, recursive=True)
+    try:
+        if is_local(fs):
+            with open(tmp, "wb") as fh:
+                with pq.ParquetWriter(fh, schema, compression="zstd") as writer:
+                    yield writer
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+            fsync_dir(directory)
+        else:
+            with (
+                fs.open_output_stream(tmp) as out,
+                pq.ParquetWriter(out, schema, compression="zstd") as writer,
+            ):
+                yield writer
+            fs.move(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            fs.delete_file(tmp)
+        raise

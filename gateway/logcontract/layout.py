@@ -1,15 +1,17 @@
 """Folder and file names of a log, and which files of a folder hold the live rows.
 
     <root>/date=2026-11-26/model_version=v3/part-1764160000123-1a2b3c4d.parquet     one writer flush
-    <root>/date=2026-11-26/model_version=v3/compact-<start_ms>-<end_ms>-1of2-<hex8>.parquet
+    <root>/date=2026-11-26/model_version=v3/compact-<start_ms>-<end_ms>-1of2-s<sources>-<hex8>.parquet
 
 Partition values are URL-encoded (`quote(value, safe="")`), which is what pyarrow's hive partitioning
 decodes by default, so `Qwen/Qwen2.5-7B` round-trips as the folder `model=Qwen%2FQwen2.5-7B`.
 
-Compaction rule (the reader and the compactor share `live_files`): a compacted set `compact-S-E-kofn`
-replaces every `part-<ms>` file of the same folder with `S <= ms < E`, but only once all `n` of its files
-are present. The compactor renames the new files into place first and deletes the parts after, so any
-listing shows each row exactly once: parts only, or a complete compacted set (parts it covers ignored).
+Compaction rule (the reader and the compactor share `live_files`): a compacted set `compact-S-E-kofn-sM`
+replaces the M `part-<ms>` files of the same folder with `S <= ms < E`, but only once all `n` of its
+files are present. The compactor renames the new files into place first and deletes the parts after, so
+a consistent listing shows each row exactly once: parts only, or a complete set (parts it covers
+ignored). A listing is not a snapshot, though: one that ran while a set was published may have missed
+both the set and some of its parts; `torn` detects that from a second listing and `M`.
 Names starting with `.` or `_` (temporary files, markers) are never read.
 """
 
@@ -27,6 +29,7 @@ from urllib.parse import quote, unquote
 __all__ = [
     "CompactName",
     "compact_file_name",
+    "complete_sets",
     "decode_partition_value",
     "encode_partition_value",
     "is_hidden",
@@ -36,10 +39,11 @@ __all__ = [
     "partition_folder",
     "partition_value",
     "tmp_name",
+    "torn",
 ]
 
 _PART = re.compile(r"^part-(\d{13})-[0-9a-f]{8}\.parquet$")
-_COMPACT = re.compile(r"^compact-(\d{13})-(\d{13})-(\d+)of(\d+)-[0-9a-f]{8}\.parquet$")
+_COMPACT = re.compile(r"^compact-(\d{13})-(\d{13})-(\d+)of(\d+)-s(\d+)-[0-9a-f]{8}\.parquet$")
 TMP_SUFFIX = ".tmp"
 
 
@@ -72,8 +76,10 @@ def part_file_name(now_ms: int | None = None) -> str:
     return f"part-{ms:013d}-{uuid.uuid4().hex[:8]}.parquet"
 
 
-def compact_file_name(start_ms: int, end_ms: int, index: int, count: int) -> str:
-    return f"compact-{start_ms:013d}-{end_ms:013d}-{index}of{count}-{uuid.uuid4().hex[:8]}.parquet"
+def compact_file_name(start_ms: int, end_ms: int, index: int, count: int, sources: int) -> str:
+    """File `index` of `count` of the set replacing `sources` writer files written in `[start, end)`."""
+    hex8 = uuid.uuid4().hex[:8]
+    return f"compact-{start_ms:013d}-{end_ms:013d}-{index}of{count}-s{sources}-{hex8}.parquet"
 
 
 def tmp_name(final_name: str) -> str:
@@ -97,13 +103,14 @@ class CompactName:
     end_ms: int
     index: int
     count: int
+    sources: int
 
     @classmethod
     def parse(cls, name: str) -> CompactName | None:
         m = _COMPACT.match(name.rsplit("/", 1)[-1])
         if not m:
             return None
-        return cls(int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)))
+        return cls(*(int(g) for g in m.groups()))
 
 
 def live_files(paths: Iterable[str]) -> list[str]:
@@ -138,3 +145,28 @@ def live_files(paths: Iterable[str]) -> list[str]:
         for k in complete:
             live += members[k]
     return sorted(live)
+
+
+def complete_sets(paths: Iterable[str]) -> set[tuple[str, int, int, int, int]]:
+    """The complete compacted sets of a listing, as (folder, start_ms, end_ms, count, sources)."""
+    seen: dict[tuple[str, int, int, int, int], set[int]] = defaultdict(set)
+    for p in paths:
+        c = CompactName.parse(p)
+        if c is not None and not is_hidden(p):
+            seen[(p.rsplit("/", 1)[0], c.start_ms, c.end_ms, c.count, c.sources)].add(c.index)
+    return {k for k, idx in seen.items() if idx == set(range(1, k[3] + 1))}
+
+
+def torn(first: list[str], second: list[str]) -> bool:
+    """Whether `first` may have missed rows: a set complete in the later listing `second` but not in
+    `first`, of which `first` saw fewer writer files than the set replaces (they were deleted before the
+    listing reached them, while the set itself was not yet there)."""
+    new = complete_sets(second) - complete_sets(first)
+    if not new:
+        return False
+    parts: dict[str, list[int]] = defaultdict(list)
+    for p in first:
+        ms = part_time_ms(p)
+        if ms is not None:
+            parts[p.rsplit("/", 1)[0]].append(ms)
+    return any(sum(s <= ms < e for ms in parts[folder]) < m for folder, s, e, _, m in new)

@@ -79,9 +79,14 @@ def list_day(fs: pafs.FileSystem, root: str, day: date | str) -> Listing:
     return Listing(parquet, tmp)
 
 
-def list_live(fs: pafs.FileSystem, root: str, days: list[date]) -> list[str]:
-    """The live Parquet files of these days, sorted (one fixed order keeps seeded samples reproducible)."""
+def list_parquet(fs: pafs.FileSystem, root: str, days: list[date]) -> list[str]:
+    """Every visible-or-not Parquet file of these days (`live_files` picks the ones that count)."""
     files: list[str] = []
     for day in days:
         files += list_day(fs, root, day).parquet
-    return live_files(files)
+    return files
+
+
+def list_live(fs: pafs.FileSystem, root: str, days: list[date]) -> list[str]:
+    """The live Parquet files of these days, sorted (one fixed order keeps seeded samples reproducible)."""
+    return live_files(list_parquet(fs, root, days))

@@ -38,8 +38,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from gateway.logcontract.census import _READ_ERRORS, FileCensus, Vanished, open_parquet, take_census
-from gateway.logcontract.layout import partition_value
-from gateway.logcontract.listing import LogReadError, dates_between, list_live, open_log
+from gateway.logcontract.layout import live_files, partition_value, torn
+from gateway.logcontract.listing import LogReadError, dates_between, list_parquet, open_log
 from gateway.logcontract.schemas import PREDICTION_LOG, LogSpec
 
 __all__ = [
@@ -58,7 +58,7 @@ ProgressFn = Callable[[int, int], None]
 """Called as `progress(rows_read, rows_to_read)` after each record batch of the main read."""
 
 # How often a read starts over when files vanish under it (a compaction replacing files mid-read).
-_MAX_ATTEMPTS = 8
+_MAX_ATTEMPTS = 20
 T = TypeVar("T")
 
 
@@ -103,13 +103,21 @@ def window_bounds(days: int, end: datetime | None = None) -> tuple[datetime, dat
     return end - timedelta(days=days), end
 
 
-def _retrying(what: str, attempt: Callable[[], T]) -> T:
-    """Run a whole read again while files vanish under it; each run lists afresh."""
+def _retrying(what: str, attempt: Callable[[dict[str, FileCensus | None]], tuple[T, _Scan]]) -> T:
+    """Run a whole read again while files vanish under it or a compaction lands during it.
+
+    A listing is not a snapshot: while it runs, a compactor may publish a set and delete the writer
+    files it replaces, so the listing could miss both. A second listing after the read tells
+    (`layout.torn`); then the read is done again from a fresh listing.
+    """
+    cache: dict[str, FileCensus | None] = {}
     for _ in range(_MAX_ATTEMPTS):
         try:
-            return attempt()
+            result, scan = attempt(cache)
         except Vanished:
             continue
+        if scan.unchanged():
+            return result
     raise LogReadError(
         f"{what}: files kept disappearing during {_MAX_ATTEMPTS} reads (is a compaction looping?)"
     )
@@ -118,22 +126,45 @@ def _retrying(what: str, attempt: Callable[[], T]) -> T:
 class _Scan:
     """One listing of a window and the census of its files; corrupt files are set aside, never fatal."""
 
-    def __init__(self, uri: str, spec: LogSpec, start: datetime, end: datetime) -> None:
+    def __init__(
+        self,
+        uri: str,
+        spec: LogSpec,
+        start: datetime,
+        end: datetime,
+        cache: dict[str, FileCensus | None] | None = None,
+    ) -> None:
         self.fs, self.root = open_log(uri)
         self.spec, self.start, self.end = spec, start, end
+        self.cache = {} if cache is None else cache
         self.skipped: list[str] = []
         self.census: list[tuple[str, FileCensus]] = []  # (partition value, census), files in fixed order
-        for path in list_live(self.fs, self.root, dates_between(start, end)):
+        self.days = dates_between(start, end)
+        listed = list_parquet(self.fs, self.root, self.days)
+        self.listed = listed
+        for path in live_files(listed):
             value = partition_value(path, spec.partition_key)
             if value is None:
                 continue
-            try:
-                c = take_census(self.fs, path, start, end)
-            except _READ_ERRORS:
+            # Files never change once named, so a census (or a verdict of unreadable) is kept across
+            # attempts: a read that starts over after a compaction only opens the new files.
+            if path in self.cache:
+                c = self.cache[path]
+            else:
+                try:
+                    c = take_census(self.fs, path, start, end)
+                except _READ_ERRORS:
+                    c = None
+                self.cache[path] = c
+            if c is None:
                 self.skipped.append(path)
                 continue
             if c.rows:
                 self.census.append((value, c))
+
+    def unchanged(self) -> bool:
+        """No compaction published a set since this scan listed (so its listing was not torn)."""
+        return not torn(self.listed, list_parquet(self.fs, self.root, self.days))
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -205,7 +236,12 @@ def list_versions(
 ) -> dict[str, int]:
     """Rows per partition value whose `ts` falls in the window (values with no rows in it left out)."""
     start, stop = window_bounds(days, end)
-    return _retrying(f"reading {log_uri}", lambda: _Scan(log_uri, spec, start, stop).counts())
+
+    def attempt(cache: dict[str, FileCensus | None]) -> tuple[dict[str, int], _Scan]:
+        scan = _Scan(log_uri, spec, start, stop, cache)
+        return scan.counts(), scan
+
+    return _retrying(f"reading {log_uri}", attempt)
 
 
 def read_window(
@@ -232,7 +268,7 @@ def read_window(
     cols = _columns(spec, columns)
     return _retrying(
         f"reading {log_uri}",
-        lambda: _read(log_uri, spec, start, stop, model_version, cols, max_rows, seed, progress),
+        lambda cache: _read(log_uri, spec, start, stop, model_version, cols, max_rows, seed, progress, cache),
     )
 
 
@@ -246,8 +282,9 @@ def _read(
     max_rows: int | None,
     seed: int,
     progress: ProgressFn | None,
-) -> Window:
-    scan = _Scan(log_uri, spec, start, stop)
+    cache: dict[str, FileCensus | None],
+) -> tuple[Window, _Scan]:
+    scan = _Scan(log_uri, spec, start, stop, cache)
     seen = scan.counts()
     version = model_version
     if version is None and seen:
@@ -257,7 +294,7 @@ def _read(
     empty = _empty(spec, cols)
     files = [c for v, c in scan.census if v == version]
     if total == 0 or version is None:
-        return Window(empty, version, seen, start, stop, 0, False, skipped_files=tuple(scan.skipped))
+        return Window(empty, version, seen, start, stop, 0, False, skipped_files=tuple(scan.skipped)), scan
     take: npt.NDArray[np.int64] | None = None
     if max_rows is not None and total > max_rows:
         rng = np.random.default_rng(seed)
@@ -299,7 +336,7 @@ def _read(
         sampled=take is not None,
         files=tuple(c.path for c in files),
         skipped_files=tuple(scan.skipped),
-    )
+    ), scan
 
 
 @dataclass(frozen=True)
@@ -327,8 +364,8 @@ def read_rows(
     """
     cols = _columns(spec, columns)
 
-    def attempt() -> Rows:
-        scan = _Scan(log_uri, spec, start, end)
+    def attempt(cache: dict[str, FileCensus | None]) -> tuple[Rows, _Scan]:
+        scan = _Scan(log_uri, spec, start, end, cache)
         kept: list[pa.RecordBatch] = []
         for value, c in scan.census:
             if values is not None and value not in values:
@@ -339,6 +376,6 @@ def read_rows(
                 scan.skipped.append(c.path)
         empty = _empty(spec, cols)
         table = pa.Table.from_batches(kept, schema=empty.schema) if kept else empty
-        return Rows(table, tuple(scan.skipped))
+        return Rows(table, tuple(scan.skipped)), scan
 
     return _retrying(f"reading {log_uri}", attempt)

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 from monitoring.cli_args import iso_datetime, one_line, positive_int
 
 if TYPE_CHECKING:
+    from gateway.logcontract.job_results import JobMetric, JobRun
     from monitoring.config import MonitoringConfig
-    from monitoring.job_results import JobMetric, JobRun
 
 __all__ = ["build_parser", "main"]
 
@@ -108,7 +108,7 @@ def _emit(summary: dict[str, Any], target: Path | None) -> None:
 def _publish(
     cfg: MonitoringConfig, run: JobRun, code: int, metrics: list[JobMetric], skipped: list[str] | None
 ) -> None:
-    from monitoring.job_results import publish
+    from gateway.logcontract.job_results import publish
 
     publish(
         cfg.results_dir,
@@ -155,8 +155,8 @@ def _judge(
 
 
 def _check(args: argparse.Namespace) -> int:
+    from gateway.logcontract.job_results import JobRun
     from monitoring.config import load_monitoring_config
-    from monitoring.job_results import JobRun
     from monitoring.progress import Notes
 
     say = Notes(f"{PROG} {args.command}", sys.stderr)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from adapters.churn.schema import CATEGORICAL_FEATURES, CATEGORIES, NUMERIC_FEATURES
+from gateway.logcontract.job_results import JobMetric
 from gateway.logcontract.window import LogReadError, ProgressFn, Window, read_window
 from monitoring.config import MonitoringConfig
 from monitoring.drift import engine
@@ -32,7 +33,6 @@ from monitoring.drift.reference import TRAIN_REFERENCE_FILE, VAL_SCORES_FILE, fi
 from monitoring.drift.segments import segment_drift
 from monitoring.drift.settings import DriftSettings
 from monitoring.drift.verdict import columns_json, decide, exit_code
-from monitoring.job_results import JobMetric
 
 __all__ = ["SCORE_COLUMN", "DriftRequest", "JobOutcome", "run_job"]
 

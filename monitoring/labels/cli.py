@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gateway.logcontract.job_results import JobMetric, JobRun, publish
 from monitoring.cli_args import OneLineParser, UsageError, parse_or_exit_code
 from monitoring.config import ConfigFileError, MonitoringConfig, load_monitoring_config
-from monitoring.job_results import JobMetric, JobRun, publish
 from monitoring.labels.parse import LabelColumns, LabelFileError, parse_labels, read_export
 from monitoring.labels.settings import LabelsSettingsError, labels_settings
 from monitoring.labels.store import append_records

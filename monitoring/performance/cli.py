@@ -65,9 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, cfg: MonitoringConfig, started: float) -> int:
     from adapters.churn.artifact import ArtifactError
+    from gateway.logcontract.job_results import JobRun, publish
     from gateway.logcontract.window import LogReadError
     from monitoring.config import ConfigFileError
-    from monitoring.job_results import JobRun, publish
     from monitoring.labels.settings import LabelsSettingsError, labels_settings
     from monitoring.performance.job import PerformanceRequest, run_performance
     from monitoring.performance.report import render_html

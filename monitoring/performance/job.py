@@ -17,9 +17,9 @@ from typing import Any
 import pandas as pd
 
 from adapters.churn.artifact import VAL_SCORES_FILE, ArtifactError, load_metadata
+from gateway.logcontract.job_results import JobMetric
 from gateway.logcontract.window import ProgressFn, list_versions, read_window, window_bounds
 from monitoring.config import MonitoringConfig
-from monitoring.job_results import JobMetric
 from monitoring.labels.join import join_labels, status_counts
 from monitoring.labels.settings import LabelsSettings
 from monitoring.labels.store import current_labels, read_records

@@ -11,7 +11,7 @@ from adapters.vllm.sim.config import SimConfig
 from adapters.vllm.sim.server import SimServer
 from evals.cli import main
 from evals.judge import JudgeConfig, build_judge_messages
-from monitoring.job_results import read_result
+from gateway.logcontract.job_results import read_result
 
 
 def run(config_file, base_url, *extra):

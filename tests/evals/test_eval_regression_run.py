@@ -12,7 +12,7 @@ import pytest
 from evals_helpers import MODEL, set_faults
 
 from evals.cli import main
-from monitoring.job_results import read_result
+from gateway.logcontract.job_results import read_result
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

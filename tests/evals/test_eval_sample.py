@@ -12,10 +12,10 @@ from adapters.vllm.sim.server import SimServer
 from evals.cli import main
 from evals.judge import DEFAULT_RUBRIC, JudgeConfig, build_judge_messages
 from evals.llm_log import LogSampleError, draw_sample, drawn, parse_prompt
+from gateway.logcontract.job_results import read_result
 from gateway.logcontract.rows import llm_partition
 from gateway.logcontract.schemas import LLM_LOG_SCHEMA
 from gateway.logwriter import ParquetLogWriter
-from monitoring.job_results import read_result
 
 NOW = datetime.now(UTC)
 

@@ -8,7 +8,7 @@ from conftest_helpers import metric_samples
 from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.job_metrics import JobResultsCollector
-from monitoring.job_results import JobMetric, JobRun, publish
+from gateway.logcontract.job_results import JobMetric, JobRun, publish
 
 
 def _scrape(results: Path) -> dict:
