@@ -1,8 +1,12 @@
 """The log contract end to end: the gateway writes where `MODELGATE_*` says, and every job reads those rows.
 
 The config file names one set of log folders; the environment moves both logs and the results folder
-elsewhere (one of them as a relative path, which resolves against the config file's folder as the
-gateway does). The gateway is loaded the way `modelgate serve` loads it (`load_settings`), and each job
+elsewhere: local folders (one of them as a relative path, which resolves against the config file's
+folder as the gateway does), or an S3 bucket on a real S3-compatible server on loopback (moto_server),
+reached through the standard AWS variables only. After the jobs, `modelgate logs compact` rewrites the
+logs in place and the jobs read the same rows again.
+
+The gateway is loaded the way `modelgate serve` loads it (`load_settings`), and each job
 runs through its real command with `--config` and the same environment. Each must count exactly the rows
 the gateway wrote, and nothing may appear under the config file's folders.
 """
@@ -10,6 +14,7 @@ the gateway wrote, and nothing may appear under the config file's folders.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -24,6 +29,7 @@ from adapters.churn.generator import generate_customers
 from adapters.vllm.sim.app import create_sim_app
 from adapters.vllm.sim.config import SimConfig
 from gateway.app import create_app
+from gateway.cli import main as cli_main
 from gateway.logcontract.schemas import LLM_LOG
 from gateway.logcontract.window import list_versions
 from gateway.settings import load_settings
@@ -45,11 +51,14 @@ def _wait_rows(uri: str, n: int, *, llm: bool = False) -> None:
     raise AssertionError(f"{uri} did not reach {n} rows")
 
 
+@pytest.mark.parametrize("storage", ["local", "s3"])
 def test_env_overrides_move_the_writer_and_every_job_together(
+    storage: str,
     tmp_path: Path,
     churn_artifact: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     cfg_dir = tmp_path / "etc"
     cfg_dir.mkdir()
@@ -73,13 +82,19 @@ def test_env_overrides_move_the_writer_and_every_job_together(
         cfg.write_text(yaml.safe_dump(body))
         moved = tmp_path / "moved"
         monkeypatch.setenv("MODELGATE_DATA_DIR", str(moved / "data"))
-        monkeypatch.setenv("MODELGATE_PREDICTION_LOG__URI", str(moved / "predictions"))
-        monkeypatch.setenv("modelgate_llm__log_uri", "../moved/llm-log")  # relative, and lower case
         monkeypatch.setenv("MODELGATE_JOBS__RESULTS_DIR", str(moved / "jobs"))
+        if storage == "s3":
+            bucket = request.getfixturevalue("s3_env").new_bucket()
+            predictions_uri, llm_uri = f"s3://{bucket}/logs/predictions", f"s3://{bucket}/logs/llm"
+            monkeypatch.setenv("MODELGATE_PREDICTION_LOG__URI", predictions_uri)
+            monkeypatch.setenv("MODELGATE_LLM__LOG_URI", llm_uri)
+        else:
+            predictions_uri, llm_uri = str(moved / "predictions"), str(cfg_dir / ".." / "moved" / "llm-log")
+            monkeypatch.setenv("MODELGATE_PREDICTION_LOG__URI", predictions_uri)
+            monkeypatch.setenv("modelgate_llm__log_uri", "../moved/llm-log")  # relative, and lower case
 
         settings = load_settings(cfg)
-        assert settings.prediction_log_uri == str(moved / "predictions")
-        assert Path(settings.llm_log_uri).resolve() == (moved / "llm-log").resolve()
+        assert (settings.prediction_log_uri, settings.llm_log_uri) == (predictions_uri, llm_uri)
         with uvicorn_thread(create_app(settings)) as gw:
             customers = generate_customers(N_PREDICTIONS, seed=4)
             instances = [
@@ -134,3 +149,13 @@ def test_env_overrides_move_the_writer_and_every_job_together(
         out = capsys.readouterr().out
         assert code != 2, out
         assert f"{N_CHATS} logged requests in the window" in out
+
+        # Compaction in place (every writer file is closed by now), then the same rows again.
+        assert cli_main(["logs", "compact", "--config", str(cfg), "--before", "2999-01-01T00:00:00Z"]) == 0
+        out = capsys.readouterr().out
+        assert re.search(rf"predictions: \d+ files \({N_PREDICTIONS} rows.*-> 1 files", out), out
+        assert re.search(r"llm: .* 1 live files now", out), out  # 7 chats fit one flush: nothing to merge
+        code = labels_main(["simulate", "--config", str(cfg), "--out", str(labels_out), "--days", "1"])
+        assert code == 0 and f"{N_PREDICTIONS} logged predictions" in capsys.readouterr().out
+        code = drift_main(["data", "--config", str(cfg), "--days", "1", "--json", str(drift_json)])
+        assert code in (0, 1) and json.loads(drift_json.read_text())["n_current_total"] == N_PREDICTIONS
