@@ -18,7 +18,7 @@ set already covers are deleted. Run one compactor per log at a time (a CronJob w
 
 Retention deletes whole `date=` folders older than `retention_days`. Temporary files older than
 `stale_tmp_s` (left by a killed writer or compactor) are removed. Unreadable writer files are renamed to
-`_corrupt-<name>` (hidden, kept for inspection) instead of being rewritten or silently dropped.
+`_corrupt-<name>.bad` (kept for inspection) instead of being rewritten or silently dropped.
 """
 
 from __future__ import annotations
@@ -125,7 +125,8 @@ def _rewrite(
         try:
             table = open_parquet(fs, path).read()
         except _READ_ERRORS:
-            corrupt = f"{folder}/_corrupt-{path.rsplit('/', 1)[-1]}"
+            # hidden and no longer `.parquet`: neither the readers nor a plain `*.parquet` glob see it
+            corrupt = f"{folder}/_corrupt-{path.rsplit('/', 1)[-1]}.bad"
             fs.move(path, corrupt)
             report.corrupt.append(corrupt)
             continue

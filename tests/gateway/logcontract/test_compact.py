@@ -179,8 +179,8 @@ def test_an_unreadable_writer_file_is_set_aside_not_lost_silently(tmp_path: Path
     victim = sorted((log / "date=2025-03-09" / "model_version=v1").glob("part-*"))[1]
     victim.write_bytes(victim.read_bytes()[:50])
     report = compact_log(str(log), PREDICTION_LOG, before=END, policy=CompactionPolicy(), now=END)
-    assert [Path(p).name for p in report.corrupt] == [f"_corrupt-{victim.name}"]
-    assert (victim.parent / f"_corrupt-{victim.name}").exists()
+    assert [Path(p).name for p in report.corrupt] == [f"_corrupt-{victim.name}.bad"]
+    assert (victim.parent / f"_corrupt-{victim.name}.bad").exists()
     assert len(_ids(log)) == total - 20
 
 
