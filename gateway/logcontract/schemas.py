@@ -63,6 +63,7 @@ LLM_LOG_SCHEMA = pa.schema(
     [
         pa.field("ts", TS_TYPE, nullable=False),
         pa.field("request_id", pa.string(), nullable=False),
+        pa.field("client_request_id", pa.string()),  # the client's x-request-id, kept apart from ours
         pa.field("trace_id", pa.string()),
         pa.field("tenant", pa.string(), nullable=False),
         pa.field("operation", pa.string()),
@@ -77,6 +78,9 @@ LLM_LOG_SCHEMA = pa.schema(
         pa.field("finish_reason", pa.string()),
         pa.field("input_messages", pa.string()),
         pa.field("output_text", pa.string()),
+        pa.field("reserved_usd", pa.float64()),
+        pa.field("budget_overrun_usd", pa.float64()),  # cost beyond the reservation (upstream over-reported)
+        pa.field("error_type", pa.string()),
     ]
 )
 
