@@ -151,7 +151,12 @@ def test_sample_tracks_judged_scores_against_the_trailing_samples(tmp_path, conf
     result = read_result(config_file.parent / "data" / "jobs" / f"eval_sample--production_{MODEL}.json")
     assert result is not None and result["exit_code"] == 1
     values = {m["name"]: m["value"] for m in result["metrics"] if "outcome" not in m["labels"]}
-    assert values == {"modelgate_eval_regression": 1.0, "modelgate_eval_score": pytest.approx(bad_mean)}
+    assert values == {
+        "modelgate_eval_regression": 1.0,
+        "modelgate_eval_score": pytest.approx(bad_mean),
+        "modelgate_log_skipped_files": 0.0,  # every log file was readable
+    }
+    assert result["skipped_files"] == []
 
 
 def test_sample_with_no_log_exits_2(config_file, capsys):
