@@ -44,10 +44,10 @@ def _utc(value: object) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def open_parquet(fs: pafs.FileSystem, path: str) -> pq.ParquetFile:
+def open_parquet(fs: pafs.FileSystem, path: str, read_dictionary: list[str] | None = None) -> pq.ParquetFile:
     """Open a file's footer; `Vanished` when it is gone, the arrow error when it is not readable."""
     try:
-        return pq.ParquetFile(fs.open_input_file(path))
+        return pq.ParquetFile(fs.open_input_file(path), read_dictionary=read_dictionary)
     except FileNotFoundError as exc:
         raise Vanished(path) from exc
     except _READ_ERRORS:
