@@ -111,19 +111,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=100_000_000)
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--s3-rows", type=int, default=0, help="also measure on a loopback S3 server (0 = skip)")
+    p.add_argument("--s3-only", action="store_true", help="skip the local measurement")
     p.add_argument(
         "--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "modelgate-log-window-bench"
     )
     args = p.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     artifact, version = _artifact(args.cache)
+    results: dict[str, Any] = {}
+    if args.s3_only:
+        with tempfile.TemporaryDirectory(prefix="modelgate-s3-bench-") as tmp:
+            results["s3"] = _s3(args, artifact, version, Path(tmp))
+        print(json.dumps(results, indent=2))
+        return 0
     log = args.cache / f"log-{args.rows}-{args.days}d"
     log.mkdir(exist_ok=True)
     build_s = build_log(str(log), args.rows, args.days, version, marker=log / "_COMPLETE")
     cfg = _config(args.cache / "local.yaml", str(log), artifact, args.cache / "data")
     _say(f"log ready ({_du(log) / 1e9:.2f} GB); running drift data over {args.days} days")
     m, summary = drift(cfg, args.days, args.cache / "drift.json")
-    results: dict[str, Any] = {
+    results = {
         "local": {
             "rows": args.rows,
             "days": args.days,

@@ -61,7 +61,7 @@ def start_s3_server(log_dir: Path) -> Iterator[S3Server]:
         )
         endpoint = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 90  # a busy 2-core machine: Flask and moto import slowly
             while True:
                 if proc.poll() is not None:
                     raise RuntimeError(f"moto_server exited with {proc.returncode} (see {log_dir}/moto.log)")
@@ -70,7 +70,7 @@ def start_s3_server(log_dir: Path) -> Iterator[S3Server]:
                     break
                 except httpx.HTTPError:
                     if time.monotonic() > deadline:
-                        raise TimeoutError("moto_server did not answer within 30 s") from None
+                        raise TimeoutError("moto_server did not answer within 90 s") from None
                     time.sleep(0.1)
             yield S3Server(endpoint)
         finally:
