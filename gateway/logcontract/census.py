@@ -36,6 +36,7 @@ class FileCensus:
     rows: int
     max_ts: datetime | None
     row_groups: tuple[int, ...]
+    columns: tuple[str, ...] = ()  # the file's own columns (older files may lack newer ones)
 
 
 def _utc(value: object) -> datetime | None:
@@ -90,4 +91,4 @@ def take_census(fs: pafs.FileSystem, path: str, start: datetime, end: datetime) 
             if top is not None and (latest is None or top > latest):
                 latest = top
             groups.append(i)
-    return FileCensus(path, rows, latest, tuple(groups))
+    return FileCensus(path, rows, latest, tuple(groups), tuple(names))

@@ -192,7 +192,9 @@ class _Scan:
         strings = [
             n
             for n in columns
-            if n in self.spec.schema.names and pa.types.is_string(self.spec.schema.field(n).type)
+            if n in c.columns
+            and n in self.spec.schema.names
+            and pa.types.is_string(self.spec.schema.field(n).type)
         ]
         pf = open_parquet(self.fs, c.path, read_dictionary=strings)
         present = set(pf.schema_arrow.names)
