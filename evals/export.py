@@ -1,6 +1,6 @@
 """Where a finished run's numbers go besides the history: job metrics for Prometheus, and Langfuse.
 
-Job metrics are published through `monitoring.job_results.publish` (the gateway re-exports them):
+Job metrics are published through `gateway.logcontract.job_results.publish` (the gateway re-exports them):
 `modelgate_eval_score{suite, model}`, `modelgate_eval_regression{suite, model}` (0/1) and
 `modelgate_eval_items_total{suite, model, outcome}`.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.records import ItemResult, RunRecord
-from monitoring.job_results import JobMetric, JobRun, publish
+from gateway.logcontract.job_results import JobMetric, JobRun, publish
 
 __all__ = ["LangfuseSettings", "export_to_langfuse", "langfuse_settings", "publish_metrics", "run_metrics"]
 
@@ -64,6 +64,7 @@ def publish_metrics(
     exit_code: int,
     regressed: bool,
     pushgateway_url: str | None,
+    skipped_files: Sequence[str] | None = None,
 ) -> Path:
     run = JobRun(job=job, variant=f"{record.suite}:{record.model}", started_at=record.started_at)
     return publish(
@@ -73,6 +74,8 @@ def publish_metrics(
         metrics=run_metrics(record, regressed=regressed),
         pushgateway_url=pushgateway_url,
         finished_at=record.finished_at,
+        skipped_files=skipped_files,
+        log="llm",
     )
 
 

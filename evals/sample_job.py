@@ -115,6 +115,8 @@ def run_sample(
     models = sorted(set(draw.rows) | set(draw.skipped))
     n_drawn = sum(len(r) for r in draw.rows.values())
     out.write(f"{draw.candidates} logged requests in the window; {n_drawn} drawn with content\n")
+    for bad in draw.skipped_files:
+        err.write(f"warning: skipped unreadable log file {bad}\n")
     if not models:
         out.write("nothing drawn: no requests in the window, or the rate is too low for the traffic\n")
         return 0
@@ -132,13 +134,14 @@ def run_sample(
             )
             summaries[model] = summary
             codes.append(code)
-            _publish(cfg, record, code, environ, results, draw.rows.get(model, []))
+            _publish(cfg, record, code, environ, results, draw.rows.get(model, []), draw.skipped_files)
             out.write(_headline(record, summary) + "\n")
     body = {
         "days": req.days,
         "rate": req.rate,
         "seed": req.seed,
         "candidates": draw.candidates,
+        "skipped_files": list(draw.skipped_files),
         "models": summaries,
     }
     text = json.dumps(body, indent=2, sort_keys=True, default=str)
@@ -195,6 +198,7 @@ def _publish(
     environ: Mapping[str, str],
     results: list[ItemResult],
     rows: list[SampleRow],
+    skipped_files: tuple[str, ...] = (),
 ) -> None:
     publish_metrics(
         cfg.shared.results_dir,
@@ -203,6 +207,7 @@ def _publish(
         exit_code=code,
         regressed=code == 1,
         pushgateway_url=cfg.shared.pushgateway_url,
+        skipped_files=skipped_files,
     )
     lf = langfuse_settings(environ)
     if lf is not None and results:

@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "init": ("gateway.commands.init:main", "write a commented starter modelgate.yaml"),
     "tenants": ("gateway.commands.tenants:main", "add or list tenants and their API keys"),
     "serve": ("gateway.commands.serve:main", "run the gateway under uvicorn"),
+    "logs": ("gateway.commands.logs:main", "compact the request logs, apply retention (logs compact)"),
     "churn": ("adapters.churn.cli:main", "train the churn model (churn train)"),
     "vllm-sim": ("adapters.vllm.sim.cli:main", "run the vLLM-compatible simulator"),
     "drift": ("monitoring.drift.cli:main", "data and prediction drift jobs"),

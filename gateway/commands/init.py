@@ -78,6 +78,7 @@ schedule:
   drift_data: {{cron: "0 * * * *", command: [drift, data]}}
   drift_prediction: {{cron: "5 * * * *", command: [drift, prediction]}}
   performance: {{cron: "30 2 * * *", command: [performance]}}
+  logs_compact: {{cron: "7 * * * *", command: [logs, compact]}}   # few large files per hour and partition
 
 # Keep this section last: `modelgate tenants add` appends to it.
 tenants:

@@ -10,7 +10,7 @@ from adapters.vllm.sim.config import SimConfig
 from adapters.vllm.sim.server import SimServer
 from evals.cli import main
 from evals.judge import JudgeConfig, build_judge_messages
-from monitoring.job_results import read_result
+from gateway.logcontract.job_results import read_result
 from support.evals_helpers import MODEL, set_faults
 
 

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from evals.cli import main
-from monitoring.job_results import read_result
+from gateway.logcontract.job_results import read_result
 from support.evals_helpers import MODEL, set_faults
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

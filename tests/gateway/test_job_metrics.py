@@ -7,7 +7,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.job_metrics import JobResultsCollector
-from monitoring.job_results import JobMetric, JobRun, publish
+from gateway.logcontract.job_results import JobMetric, JobRun, publish
 from support.conftest_helpers import metric_samples
 
 
