@@ -48,6 +48,10 @@ LLM_LOG_SCHEMA = pa.schema(
         ("finish_reason", pa.string()),
         ("input_messages", pa.string()),
         ("output_text", pa.string()),
+        # The fleet: the model the client asked for (the `model` partition is the one that served it,
+        # a fallback's when one did) and the replica that answered (null when none was reached).
+        ("requested_model", pa.string()),
+        ("upstream", pa.string()),
     ]
 )
 

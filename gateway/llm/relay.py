@@ -42,13 +42,18 @@ class StreamRelay(Response):
         call: Call,
         upstream: AsyncExitStack,
         lines: AsyncIterator[bytes],
+        *,
+        started: float | None = None,
     ) -> None:
         self.service = service
         self.call = call
         self.upstream = upstream
         self.lines = lines
         self.stream_headers = _HEADERS
+        # `started`: when the upstream call began (its first line was read before the relay existed).
         self.meter = StreamMeter(call.request.client_wants_usage, keep_text=service.keeps_text)
+        if started is not None:
+            self.meter.started = started
         self.status_code = 200
         self.background = None
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import AsyncExitStack
+import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, FastAPI, Request
@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from adapters.vllm.errors import UpstreamFailure, UpstreamTimeoutError
+from adapters.vllm.errors import UpstreamFailure
 from gateway.auth import Tenant
 from gateway.deps import ServicesDep, TenantDep, request_id_of, services_of, tenant_of
 from gateway.errors import ServiceNotReady, UpstreamBadResponse
@@ -24,6 +24,7 @@ from gateway.llm.protocol import Operation, parse_llm_request
 from gateway.llm.relay import CLIENT_CLOSED, StreamRelay
 from gateway.llm.service import LLMService
 from gateway.llm.spend import budget_view
+from gateway.llm.upstream_call import affinity_key, open_routed_stream, post_routed
 from gateway.services import Services
 from gateway.tracing.context import current_trace_id
 
@@ -36,7 +37,7 @@ _PATHS: dict[Operation, str] = {"chat": "/chat/completions", "text_completion": 
 
 def _llm(services: Services) -> LLMService:
     if services.llm is None:
-        raise ServiceNotReady("the LLM lane is not configured (llm.upstream_url)")
+        raise ServiceNotReady("the LLM lane is not configured (llm.upstream_url or llm.upstreams)")
     return services.llm
 
 
@@ -48,24 +49,23 @@ async def _complete(
     call = await svc.begin(req, tenant, request_id, current_trace_id())
     headers = svc.upstream_headers(call)
     path = _PATHS[op]
-    upstream_body = req.upstream_body(svc.settings.llm.max_tokens_cap)
+    llm = svc.settings.llm
+    upstream_body = req.upstream_body(llm.max_tokens_cap)
+    affinity = affinity_key(req, llm.routing.affinity)
     try:
+        # Routing and retries before the first byte happen in there (gateway/llm/upstream_call.py).
         if req.stream:
-            stack = AsyncExitStack()
-            try:
-                async with asyncio.timeout(svc.settings.llm.first_token_timeout_s):
-                    lines = await stack.enter_async_context(svc.upstream.stream(path, upstream_body, headers))
-            except BaseException:
-                await stack.aclose()
-                raise
-            return StreamRelay(svc, call, stack, lines)
-        async with asyncio.timeout(svc.settings.llm.total_timeout_s):
-            body = await svc.upstream.post_json(path, upstream_body, headers)
-    except TimeoutError:
-        failure: UpstreamFailure = UpstreamTimeoutError("upstream did not answer in time")
-        err = svc.translate(failure)
-        await svc.finish(call, status=err.http_status, usage=None, error=failure)
-        raise err from None
+            started = time.perf_counter()
+            lease, stack, lines = await open_routed_stream(
+                svc.router, svc.metrics, req, affinity, path, upstream_body, headers,
+                llm.first_token_timeout_s,
+            )  # fmt: skip
+            svc.route_to(call, lease)
+            return StreamRelay(svc, call, stack, lines, started=started)
+        lease, body = await post_routed(
+            svc.router, svc.metrics, req, affinity, path, upstream_body, headers, llm.total_timeout_s
+        )
+        svc.route_to(call, lease)
     except UpstreamFailure as exc:
         err = svc.translate(exc)
         await svc.finish(call, status=err.http_status, usage=None, error=exc)
@@ -81,7 +81,9 @@ async def _complete(
             str(c["finish_reason"]) for c in choices if isinstance(c, dict) and c.get("finish_reason")
         ]
     except (ValueError, KeyError, TypeError, AttributeError):
-        failure = UpstreamFailure("upstream answered 200 with a body that is not an OpenAI response")
+        failure: UpstreamFailure = UpstreamFailure(
+            "upstream answered 200 with a body that is not an OpenAI response"
+        )
         err = UpstreamBadResponse(str(failure))
         await svc.finish(call, status=502, usage=None, error=failure)
         raise err from None

@@ -7,6 +7,9 @@ Order matters and is the whole point:
 2. the upstream is called (streams relayed chunk by chunk, see relay.py);
 3. the reservation is settled to the upstream's reported usage — also when the client disconnects (the
    tokens already delivered are billed) — or released when nothing was delivered.
+
+The upstream is a fleet (gateway/routing/): the call lands on one replica of the model, or of a fallback
+model, and the reservation bounds the most expensive of them; it is settled at the served model's price.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from adapters.vllm.client import Upstream, VLLMClient, make_session
+from adapters.vllm.client import VLLMClient, make_session
 from adapters.vllm.errors import UpstreamFailure
 from gateway.auth import Tenant, TenantDirectory
 from gateway.budget.factory import create_ledger
@@ -30,12 +33,16 @@ from gateway.budget.ledger import BudgetExceeded as LedgerBudgetExceeded
 from gateway.budget.pricing import Price, cost_usd, estimate_input_tokens, worst_case_cost
 from gateway.errors import BudgetExceeded, GatewayError, NotFound, ServiceNotReady
 from gateway.llm.accounting import Usage
+from gateway.llm.models_list import fleet_models
 from gateway.llm.protocol import LLMRequest
 from gateway.llm.spend import SpendTracker
 from gateway.llm.upstream_errors import to_gateway_error
 from gateway.log_schemas import LLM_LOG_SCHEMA, llm_partition
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
+from gateway.routing.attempts import Lease
+from gateway.routing.router import Router
+from gateway.routing.telemetry import RouterCollector
 from gateway.settings import Settings
 from gateway.tracing import genai
 from gateway.tracing.context import inject_headers
@@ -46,6 +53,7 @@ __all__ = ["Call", "LLMService", "build_llm_service"]
 log = logging.getLogger(__name__)
 
 _FREE = Price(0.0, 0.0)
+_CLIENT_CLOSED = 499
 # The ledger says daily/monthly; metric labels say day/month, like modelgate_tenant_spend_usd{window}.
 _WINDOW_LABEL = {"daily": "day", "monthly": "month"}
 
@@ -65,6 +73,14 @@ class Call:
     span: Any
     started: float
     ts: datetime
+    # Set by the upstream-call stage: the replica (and served model, maybe a fallback) that answered.
+    lease: Lease | None = None
+    served_label: str | None = None
+
+    def routed(self, lease: Lease, price: Price, served_label: str) -> None:
+        self.lease = lease
+        self.price = price  # settled at the served model's price
+        self.served_label = served_label
 
 
 class LLMService:
@@ -73,7 +89,7 @@ class LLMService:
         settings: Settings,
         metrics: GatewayMetrics,
         tracing: Tracing,
-        upstream: Upstream,
+        router: Router,
         ledger: SpendLedger,
         spend: SpendTracker,
         log_writer: ParquetLogWriter | None,
@@ -81,7 +97,7 @@ class LLMService:
         self.settings = settings
         self.metrics = metrics
         self.tracing = tracing
-        self.upstream = upstream
+        self.router = router
         self.ledger = ledger
         self.spend = spend
         self.log_writer = log_writer
@@ -99,20 +115,46 @@ class LLMService:
             raise NotFound(f"model {model!r} is not served here (no price configured)", param="model")
         return price
 
+    def _check_served(self, model: str) -> None:
+        if not self.router.serving(model):
+            raise NotFound(f"model {model!r} is not served here", param="model")
+
+    def route_to(self, call: Call, lease: Lease) -> None:
+        """Record where the upstream-call stage sent the request: on the call, and on its span."""
+        call.routed(lease, self.price_for(lease.model), self.metrics.model_label(lease.model))
+        span = call.span
+        if span.is_recording():
+            replica = lease.replica
+            span.set_attributes(
+                {
+                    "server.address": replica.host,
+                    "server.port": replica.port,
+                    "modelgate.upstream": replica.name,
+                }
+            )
+            if lease.fallback:
+                span.set_attribute("modelgate.fallback_model", lease.model)
+
     async def begin(self, request: LLMRequest, tenant: Tenant, request_id: str, trace_id: str | None) -> Call:
         """Reserve the worst case and open the client span. Raises BudgetExceeded before any upstream call."""
+        self._check_served(request.model)
         price = self.price_for(request.model)
+        # A fallback may serve it: reserve for the most expensive model that might.
+        fallback_prices = [self.price_for(m) for m in self.router.plan(request.model)[1:]]
         model_label = self.metrics.model_label(request.model)
         input_estimate = estimate_input_tokens(request.payload)
         reservation = None
         now = datetime.now(UTC)
         if self.settings.llm.billing:
-            amount = worst_case_cost(
-                input_estimate,
-                request.max_tokens,
-                price,
-                max_tokens_cap=self.settings.llm.max_tokens_cap,
-                n=request.choices,
+            amount = max(
+                worst_case_cost(
+                    input_estimate,
+                    request.max_tokens,
+                    p,
+                    max_tokens_cap=self.settings.llm.max_tokens_cap,
+                    n=request.choices,
+                )
+                for p in (price, *fallback_prices)
             )
             budget = Budget(tenant.daily_usd, tenant.monthly_usd)
             try:
@@ -145,13 +187,9 @@ class LLMService:
         )  # fmt: skip
 
     def _request_attributes(self, request: LLMRequest, tenant: Tenant) -> dict[str, Any]:
-        base = self.upstream.base_url
-        host, _, port = base.split("://", 1)[-1].split("/", 1)[0].partition(":")
+        # server.address / server.port name the chosen replica, set once it is chosen (route_to).
         attrs = genai.genai_request_attributes(
-            request.operation,
-            request.payload,
-            server_address=host,
-            server_port=int(port) if port.isdigit() else None,
+            request.operation, request.payload, server_address=None, server_port=None
         )
         attrs["modelgate.tenant"] = tenant.name
         if self.tracing.capture_content:
@@ -202,6 +240,10 @@ class LLMService:
     ) -> None:
         m = self.metrics
         duration = time.perf_counter() - call.started
+        if call.lease is not None:
+            call.lease.end(
+                error if isinstance(error, UpstreamFailure) else None, client_closed=status == _CLIENT_CLOSED
+            )
         cost = cost_usd(usage.input_tokens, usage.output_tokens, call.price) if usage else 0.0
         if call.reservation is not None:
             if usage is not None and (usage.input_tokens or usage.output_tokens):
@@ -210,18 +252,19 @@ class LLMService:
                 await self.ledger.release(call.reservation)
         tenant_label = m.tenant_label(call.tenant.name)
         m.llm_in_flight.labels(call.model_label).dec()
-        m.llm_requests.labels(tenant_label, call.model_label, str(status)).inc()
-        m.llm_duration.labels(call.model_label, "true" if call.request.stream else "false").observe(duration)
+        served = call.served_label or call.model_label  # what served it: the fallback model, if one did
+        m.llm_requests.labels(tenant_label, served, str(status)).inc()
+        m.llm_duration.labels(served, "true" if call.request.stream else "false").observe(duration)
         if ttft is not None:
-            m.ttft.labels(call.model_label).observe(ttft)
+            m.ttft.labels(served).observe(ttft)
         if gaps:
-            tpot = m.tpot.labels(call.model_label)
+            tpot = m.tpot.labels(served)
             for gap in gaps:
                 tpot.observe(gap)
         if usage is not None:
-            m.llm_tokens.labels(tenant_label, call.model_label, "input").inc(usage.input_tokens)
-            m.llm_tokens.labels(tenant_label, call.model_label, "output").inc(usage.output_tokens)
-            m.llm_cost.labels(tenant_label, call.model_label).inc(cost)
+            m.llm_tokens.labels(tenant_label, served, "input").inc(usage.input_tokens)
+            m.llm_tokens.labels(tenant_label, served, "output").inc(usage.output_tokens)
+            m.llm_cost.labels(tenant_label, served).inc(cost)
         if isinstance(error, UpstreamFailure):
             m.llm_upstream_errors.labels(call.model_label, error.kind).inc()
         self._end_span(
@@ -290,10 +333,13 @@ class LLMService:
             return
         content = self.log_content
         prompt = call.request.payload.get("messages", call.request.payload.get("prompt"))
+        lease = call.lease
         self.log_writer.submit(
             {
                 "ts": call.ts,
-                "model": call.request.model,
+                "model": lease.model if lease else call.request.model,
+                "requested_model": call.request.model,
+                "upstream": lease.replica.name if lease else None,
                 "request_id": call.request_id,
                 "trace_id": call.trace_id,
                 "tenant": call.tenant.name,
@@ -316,10 +362,7 @@ class LLMService:
         return to_gateway_error(exc)
 
     async def models(self) -> bytes:
-        return await self.upstream.get_json("/models")
-
-    async def aclose(self) -> None:
-        await self.upstream.aclose()
+        return await fleet_models(self.router)
 
 
 async def build_llm_service(
@@ -327,15 +370,27 @@ async def build_llm_service(
 ) -> LLMService:
     """Build the upstream client, ledger, spend tracker and LLM log writer; register their closing."""
     llm = settings.llm
-    if llm.upstream_url is None:
-        raise ValueError("llm.upstream_url is not set")
+    specs = settings.fleet()
+    if not specs:
+        raise ValueError("llm.upstream_url or llm.upstreams is not set")
+    # One pooled session for every replica (aiohttp pools per host); each replica gets its own client.
     http = make_session(
         pool_size=llm.pool_size,
         connect_timeout_s=llm.connect_timeout_s,
         read_timeout_s=llm.first_token_timeout_s,
     )
-    upstream = VLLMClient(http, llm.upstream_url)
-    stack.push_async_callback(upstream.aclose)
+    stack.push_async_callback(http.close)
+    router = Router(
+        specs,
+        {spec.name: VLLMClient(http, spec.url) for spec in specs},
+        fallbacks=llm.fallbacks,
+        routing=llm.routing,
+        on_eject=lambda replica, _reason: metrics.upstream_ejections.labels(replica.name).inc(),
+    )
+    collector = RouterCollector(router)
+    metrics.registry.register(collector)
+    stack.callback(metrics.registry.unregister, collector)
+    await router.start(stack)
     b = settings.budgets
     ledger = create_ledger(
         b.backend,
@@ -358,4 +413,4 @@ async def build_llm_service(
     )
     writer.start()
     stack.callback(writer.close)
-    return LLMService(settings, metrics, tracing, upstream, ledger, spend, writer)
+    return LLMService(settings, metrics, tracing, router, ledger, spend, writer)
