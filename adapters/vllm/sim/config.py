@@ -5,6 +5,7 @@ runs through `POST /admin/faults`, so a live test can break the upstream mid-run
 
     config = SimConfig(ttft_ms=0, itl_ms=0, fail_rate=0.1)
     faults = Faults.from_config(config).updated({"status": 503, "fail_rate": 1.0})
+    slow = faults.updated({"slow_factor": 4.0})     # every delay four times as long
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ class Faults:
     retry_after: int = 1
     # A hung request waits this long (or until the client goes away) before it is served.
     hang_seconds: float = 3600.0
+    # Multiplies the time to first token and the inter-token latency: 4.0 is an engine four times
+    # slower (an overloaded or throttled GPU), for tests of load-aware routing.
+    slow_factor: float = 1.0
 
     @classmethod
     def from_config(cls, config: SimConfig) -> Faults:
@@ -95,6 +99,8 @@ class Faults:
             raise ValueError(f"status must be one of {', '.join(map(str, FAULT_STATUSES))}")
         if patch.get("retry_after", 0) < 0 or patch.get("hang_seconds", 0) < 0:
             raise ValueError("retry_after and hang_seconds must be >= 0")
+        if not 0 <= patch.get("slow_factor", 1.0) <= 1000:
+            raise ValueError("slow_factor must be between 0 and 1000")
         values = dict(patch)
         if "status" in values:
             values["status"] = int(values["status"])
