@@ -1,0 +1,200 @@
+"""The fleet with real processes: three simulators (two replicas of llama, one of qwen) behind a
+`modelgate serve` process, driven by the official `openai` client (its own retries off, so every error
+the gateway lets through is seen).
+
+- equal replicas split the load within 20 % of even; a replica slowed through the fault API gets clearly
+  fewer requests; the other model's requests only ever reach its own replica;
+- one llama replica is SIGKILLed mid-run at 32 concurrent clients / 600 requests: no request that had not
+  started streaming fails; streams cut on it end with the OpenAI-shaped error event and are billed for
+  the chunks delivered; restarted, it is re-admitted and takes traffic again;
+- with every llama replica gone its fallback serves (response `model`, log row, metrics), then 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from conftest_helpers import ACME_KEY
+from fleet_stack import LLAMA, PRICES, QWEN, Fleet, fleet
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPLICAS = [("llama-a", LLAMA), ("llama-b", LLAMA), ("qwen-a", QWEN)]
+
+
+@dataclass
+class Result:
+    request_id: str
+    model: str
+    stream: bool
+    ok: bool
+    chunks: int  # content chunks received (streams)
+    error: str | None = None
+    served_model: str | None = None
+
+
+async def _one(client: openai.AsyncOpenAI, request_id: str, model: str, stream: bool) -> Result:
+    headers = {"x-request-id": request_id}
+    messages = [{"role": "user", "content": f"say something for {request_id}"}]
+    chunks = 0
+    try:
+        if not stream:
+            resp = await client.chat.completions.create(
+                model=model,
+                messages=messages,
+                max_tokens=12,
+                extra_headers=headers,  # type: ignore[arg-type]
+            )
+            return Result(request_id, model, False, True, 0, served_model=resp.model)
+        served = None
+        events = await client.chat.completions.create(
+            model=model,
+            messages=messages,
+            max_tokens=12,
+            stream=True,
+            extra_headers=headers,  # type: ignore[arg-type]
+        )
+        async for chunk in events:
+            served = chunk.model
+            if chunk.choices and chunk.choices[0].delta.content:
+                chunks += 1
+        return Result(request_id, model, True, True, chunks, served_model=served)
+    except openai.APIError as exc:
+        return Result(request_id, model, stream, False, chunks, error=f"{type(exc).__name__}: {exc}")
+
+
+async def _load(
+    base_url: str,
+    plan: list[tuple[str, str, bool]],
+    concurrency: int,
+    on_progress: Callable[[int], None] | None = None,
+) -> list[Result]:
+    queue: asyncio.Queue[tuple[str, str, bool]] = asyncio.Queue()
+    for item in plan:
+        queue.put_nowait(item)
+    results: list[Result] = []
+    async with openai.AsyncOpenAI(
+        base_url=f"{base_url}/v1", api_key=ACME_KEY, max_retries=0, timeout=30
+    ) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                rid, model, stream = queue.get_nowait()
+                results.append(await _one(client, rid, model, stream))
+                if on_progress is not None:
+                    on_progress(len(results))
+
+        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), timeout=240)
+    return results
+
+
+def _plan(prefix: str, n: int, *, qwen_every: int = 5, stream_every: int = 2) -> list[tuple[str, str, bool]]:
+    return [
+        (f"{prefix}-{i:04d}", QWEN if i % qwen_every == 0 else LLAMA, i % stream_every == 0) for i in range(n)
+    ]
+
+
+@pytest.fixture(scope="module")
+def three(tmp_path_factory: pytest.TempPathFactory, churn_artifact: Path) -> Iterator[Fleet]:
+    with fleet(tmp_path_factory.mktemp("fleet"), churn_artifact, REPLICAS) as f:
+        yield f
+
+
+def _retries(f: Fleet) -> float:
+    return sum(v for (n, _), v in f.gateway_metrics().items() if n == "modelgate_upstream_retries_total")
+
+
+def _served_delta(f: Fleet, before: dict[str, float]) -> dict[str, float]:
+    return {name: sim.served() - before[name] for name, sim in f.sims.items()}
+
+
+def test_models_are_listed_once_each(three: Fleet) -> None:
+    r = httpx.get(
+        f"{three.gateway_url}/v1/models", headers={"Authorization": f"Bearer {ACME_KEY}"}, timeout=10
+    )
+    assert r.status_code == 200
+    ids = [m["id"] for m in r.json()["data"]]
+    assert sorted(ids) == sorted([LLAMA, QWEN])
+    # The entries are the replicas' own (vLLM's carry max_model_len), not stand-ins.
+    assert all(m.get("owned_by") == "vllm" and m.get("max_model_len") for m in r.json()["data"])
+
+
+def test_equal_replicas_split_within_20_percent_and_qwen_stays_on_its_replica(three: Fleet) -> None:
+    before = {name: sim.served() for name, sim in three.sims.items()}
+    results = asyncio.run(_load(three.gateway_url, _plan("even", 400), 32))
+    assert [r.error for r in results if not r.ok] == []
+    served = _served_delta(three, before)
+    llama = sum(1 for r in results if r.model == LLAMA)
+    qwen = len(results) - llama
+    # Each simulator counts what it finished itself: llama's replicas only ever saw llama, qwen's only qwen.
+    assert served["llama-a"] + served["llama-b"] == llama and served["qwen-a"] == qwen
+    even = llama / 2
+    assert abs(served["llama-a"] - even) <= 0.2 * even and abs(served["llama-b"] - even) <= 0.2 * even, served
+
+
+def test_a_slowed_replica_receives_clearly_fewer_requests(three: Fleet) -> None:
+    three.sims["llama-b"].set_faults(slow_factor=6.0)
+    try:
+        before = {name: sim.served() for name, sim in three.sims.items()}
+        results = asyncio.run(_load(three.gateway_url, _plan("slow", 300, qwen_every=1000), 32))
+        assert [r.error for r in results if not r.ok] == []
+        served = _served_delta(three, before)
+    finally:
+        three.sims["llama-b"].set_faults(slow_factor=1.0)
+    assert served["llama-a"] + served["llama-b"] == sum(1 for r in results if r.model == LLAMA)
+    assert served["llama-b"] < 0.5 * served["llama-a"], served
+
+
+def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streaming(three: Fleet) -> None:
+    victim = three.sims["llama-b"]
+    killed_at: list[int] = []
+
+    def kill_once(done: int) -> None:
+        if done >= 200 and not killed_at:
+            killed_at.append(done)
+            victim.kill()
+
+    plan = _plan("kill", 600)
+    qwen_before = three.sims["qwen-a"].served()
+    retries_before = _retries(three)
+    results = asyncio.run(_load(three.gateway_url, plan, 32, on_progress=kill_once))
+    assert killed_at and len(results) == 600
+    failed = [r for r in results if not r.ok]
+    # Not one request failed before its stream started (non-streaming requests never "start").
+    assert [r for r in failed if not r.stream or r.chunks == 0] == []
+    rows = three.log_rows({r.request_id for r in results})
+    assert len(rows) == 600
+    # Streams cut mid-way are the killed replica's; each ended with the error event (the SDK raised
+    # APIError from it) and is billed for exactly the chunks it delivered.
+    assert failed, "no stream was running on the killed replica (the kill came too late?)"
+    for r in failed:
+        row = rows[r.request_id]
+        assert row["upstream"] == "llama-b" and row["status"] >= 500, row
+        assert "upstream stream failed" in (r.error or "")
+        assert row["output_tokens"] == r.chunks and row["usage_estimated"] is True
+        price = PRICES[LLAMA]
+        expected = (row["input_tokens"] * price["input_per_mtok"] + r.chunks * price["output_per_mtok"]) / 1e6
+        assert row["cost_usd"] == pytest.approx(expected)
+    # Every other request was answered in full, llama's by a live replica (retries absorbed the rest).
+    for r in results:
+        if r.ok:
+            row = rows[r.request_id]
+            assert row["status"] == 200 and row["model"] == r.model == r.served_model
+            assert (row["upstream"] == "qwen-a") == (r.model == QWEN)
+    assert three.sims["qwen-a"].served() - qwen_before == sum(1 for r in results if r.model == QWEN)
+    # Requests caught on the dying replica before their first byte were retried elsewhere.
+    assert _retries(three) > retries_before
+    assert not three.healthy("llama-b")
+
+    # Restarted on the same port, it is re-admitted by a health check and takes traffic again.
+    victim.start()
+    three.wait_healthy("llama-b", True)
+    results = asyncio.run(_load(three.gateway_url, _plan("back", 100, qwen_every=1000), 16))
+    assert [r.error for r in results if not r.ok] == []
+    assert victim.served() > 10
