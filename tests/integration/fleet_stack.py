@@ -137,6 +137,7 @@ def fleet(
     fallbacks: dict[str, list[str]] | None = None,
     routing: dict[str, Any] | None = None,
     sim_args: Sequence[str] | None = None,
+    daily_usd: float | None = None,
 ) -> Iterator[Fleet]:
     sims = {
         name: SimProcess(name, model, tmp_path, *([sim_args] if sim_args is not None else []))
@@ -169,7 +170,7 @@ def fleet(
                             **(routing or {}),
                         },
                     },
-                    "tenants": [{"name": "acme", "key_sha256": hash_key(ACME_KEY)}],
+                    "tenants": [{"name": "acme", "key_sha256": hash_key(ACME_KEY), "daily_usd": daily_usd}],
                 }
             )
         )

@@ -198,3 +198,52 @@ def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streami
     results = asyncio.run(_load(three.gateway_url, _plan("back", 100, qwen_every=1000), 16))
     assert [r.error for r in results if not r.ok] == []
     assert victim.served() > 10
+
+
+def test_fallback_serves_when_every_replica_is_out_then_503_names_the_model(
+    tmp_path: Path, churn_artifact: Path
+) -> None:
+    with fleet(
+        tmp_path,
+        churn_artifact,
+        [("llama-a", LLAMA), ("qwen-a", QWEN)],
+        fallbacks={LLAMA: [QWEN]},
+        daily_usd=10.0,
+    ) as f:
+        auth = {"Authorization": f"Bearer {ACME_KEY}"}
+        # The reservation bounds the dearest model that might serve it: 3000 output tokens cost $6 on
+        # llama but $18 on its fallback, over the $10 budget, so it is refused before any upstream call.
+        big = {"model": LLAMA, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3000}
+        r = httpx.post(f"{f.gateway_url}/v1/chat/completions", json=big, headers=auth, timeout=10)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "budget_exceeded"
+
+        f.sims["llama-a"].kill()
+        results = asyncio.run(_load(f.gateway_url, _plan("fallback", 40, qwen_every=1000), 8))
+        assert [r.error for r in results if not r.ok] == []
+        llama = [r for r in results if r.model == LLAMA]
+        assert {r.served_model for r in llama} == {QWEN}  # the response says who served it
+        rows = f.log_rows({r.request_id for r in llama})
+        price = PRICES[QWEN]
+        for r in llama:
+            row = rows[r.request_id]
+            assert (row["model"], row["requested_model"], row["upstream"]) == (QWEN, LLAMA, "qwen-a")
+            expected = (
+                row["input_tokens"] * price["input_per_mtok"]
+                + row["output_tokens"] * price["output_per_mtok"]
+            ) / 1e6
+            assert row["cost_usd"] == pytest.approx(expected)  # settled at the served model's price
+        samples = f.gateway_metrics()
+        key = ("modelgate_upstream_fallbacks_total", (("fallback_model", QWEN), ("model", LLAMA)))
+        assert samples[key] == len(llama)
+        f.wait_healthy("llama-a", False)
+
+        f.sims["qwen-a"].kill()
+        f.wait_healthy("qwen-a", False)
+        for model, named in (
+            (LLAMA, f"model '{LLAMA}' nor its fallback '{QWEN}'"),
+            (QWEN, f"model '{QWEN}'"),
+        ):
+            body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
+            r = httpx.post(f"{f.gateway_url}/v1/chat/completions", json=body, headers=auth, timeout=10)
+            assert r.status_code == 503 and named in r.json()["error"]["message"], r.text
+        assert f.healthy("llama-a") is False
