@@ -114,15 +114,17 @@ class Fleet:
             time.sleep(0.1)
 
     def log_rows(self, request_ids: set[str], timeout: float = 20.0) -> dict[str, dict[str, Any]]:
-        """The LLM log rows of these requests, once all are written (the writer flushes every 0.2 s)."""
+        """The LLM log rows of these requests (by the x-request-id the client sent), once all are written
+        (the writer flushes every 0.2 s)."""
         deadline = time.monotonic() + timeout
         while True:
             rows: dict[str, dict[str, Any]] = {}
             if self.log_uri.exists() and any(self.log_uri.rglob("*.parquet")):
                 table = ds.dataset(str(self.log_uri), format="parquet", partitioning="hive").to_table()
                 for row in table.to_pylist():
-                    if row["request_id"] in request_ids:
-                        rows[row["request_id"]] = row
+                    # The client's x-request-id is kept beside the gateway's own id.
+                    if row["client_request_id"] in request_ids:
+                        rows[row["client_request_id"]] = row
             if len(rows) == len(request_ids) or time.monotonic() > deadline:
                 return rows
             time.sleep(0.2)
