@@ -151,6 +151,23 @@ def test_a_slowed_replica_receives_clearly_fewer_requests(three: Fleet) -> None:
     assert served["llama-b"] < 0.5 * served["llama-a"], served
 
 
+def test_a_replica_whose_health_check_fails_gets_no_traffic_until_it_passes_again(three: Fleet) -> None:
+    victim = three.sims["llama-b"]
+    victim.set_faults(health_status=503)  # what vLLM's /health answers once its engine is dead
+    try:
+        three.wait_healthy("llama-b", False)
+        before = victim.served()
+        results = asyncio.run(_load(three.gateway_url, _plan("sick", 80, qwen_every=1000), 16))
+        assert [r.error for r in results if not r.ok] == []
+        assert victim.served() == before  # never chosen while ejected, though it would have answered
+    finally:
+        victim.set_faults(health_status=200)
+    three.wait_healthy("llama-b", True)
+    before = victim.served()
+    results = asyncio.run(_load(three.gateway_url, _plan("well", 80, qwen_every=1000), 16))
+    assert [r.error for r in results if not r.ok] == [] and victim.served() > before
+
+
 def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streaming(three: Fleet) -> None:
     victim = three.sims["llama-b"]
     killed_at: list[int] = []

@@ -76,6 +76,8 @@ class Faults:
     # Multiplies the time to first token and the inter-token latency: 4.0 is an engine four times
     # slower (an overloaded or throttled GPU), for tests of load-aware routing.
     slow_factor: float = 1.0
+    # What GET /health answers: vLLM's server answers 503 once its engine is dead (EngineDeadError).
+    health_status: int = 200
 
     @classmethod
     def from_config(cls, config: SimConfig) -> Faults:
@@ -99,11 +101,15 @@ class Faults:
             raise ValueError(f"status must be one of {', '.join(map(str, FAULT_STATUSES))}")
         if patch.get("retry_after", 0) < 0 or patch.get("hang_seconds", 0) < 0:
             raise ValueError("retry_after and hang_seconds must be >= 0")
+        if patch.get("health_status", 200) not in (200, 503):
+            raise ValueError("health_status must be 200 or 503 (vLLM's /health answers)")
         if not 0 <= patch.get("slow_factor", 1.0) <= 1000:
             raise ValueError("slow_factor must be between 0 and 1000")
         values = dict(patch)
         if "status" in values:
             values["status"] = int(values["status"])
+        if "health_status" in values:
+            values["health_status"] = int(values["health_status"])
         if "retry_after" in values:
             values["retry_after"] = int(values["retry_after"])
         return replace(self, **values)

@@ -21,6 +21,7 @@ DEFAULTS = {
     "drop_rate": 0.0,
     "wrong_rate": 0.0,
     "slow_factor": 1.0,
+    "health_status": 200,
 }
 
 
@@ -43,7 +44,7 @@ def test_admin_faults_read_and_validate(http: httpx.Client) -> None:
     assert updated.status_code == 200
     assert updated.json()["drop_rate"] == 0.25 and updated.json()["status"] == 429
     assert http.get("/admin/faults").json()["drop_rate"] == 0.25
-    for bad in ({"fail_rate": 2}, {"status": 418}, {"nope": 1}, {"slow_factor": -1}):
+    for bad in ({"fail_rate": 2}, {"status": 418}, {"nope": 1}, {"slow_factor": -1}, {"health_status": 500}):
         resp = http.post("/admin/faults", json=bad)
         assert resp.status_code == 400
         assert resp.json()["error"]["type"] == "BadRequestError"
@@ -147,3 +148,9 @@ def test_slow_factor_stretches_every_delay(sim: SimServer, http: httpx.Client) -
     http.post("/admin/faults", json={"slow_factor": 40.0}).raise_for_status()
     slowed = min(elapsed() for _ in range(3))
     assert slowed > normal * 4
+
+
+def test_health_status_fault_makes_health_answer_503_like_a_dead_vllm_engine(http: httpx.Client) -> None:
+    assert http.get("/health").status_code == 200
+    http.post("/admin/faults", json={"health_status": 503}).raise_for_status()
+    assert http.get("/health").status_code == 503
