@@ -113,6 +113,19 @@ class Fleet:
                 raise TimeoutError(f"{upstream} did not become {'healthy' if want else 'ejected'}")
             time.sleep(0.1)
 
+    def logged_cost(self) -> float:
+        """The cost of every LLM log row written so far."""
+        table = ds.dataset(str(self.log_uri), format="parquet", partitioning="hive").to_table(["cost_usd"])
+        return float(sum(table.column("cost_usd").to_pylist()))
+
+    def budget(self) -> dict[str, Any]:
+        r = httpx.get(
+            f"{self.gateway_url}/v1/budget", headers={"Authorization": f"Bearer {ACME_KEY}"}, timeout=5
+        )
+        r.raise_for_status()
+        day: dict[str, Any] = r.json()["day"]
+        return day
+
     def log_rows(self, request_ids: set[str], timeout: float = 20.0) -> dict[str, dict[str, Any]]:
         """The LLM log rows of these requests (by the x-request-id the client sent), once all are written
         (the writer flushes every 0.2 s)."""

@@ -208,6 +208,11 @@ def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streami
     # Requests caught on the dying replica before their first byte were retried elsewhere.
     assert _retries(three) > retries_before
     assert not three.healthy("llama-b")
+    # Reserved once and settled once per request, retries or not: the ledger holds nothing any more and
+    # has billed exactly what the log rows say (every request of this module so far).
+    day = three.budget()
+    assert day["reserved_usd"] == 0
+    assert day["spent_usd"] == pytest.approx(three.logged_cost(), rel=1e-6)
 
     # Restarted on the same port, it is re-admitted by a health check and takes traffic again.
     victim.start()
