@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack
+from urllib.parse import urlsplit
 
 from adapters.vllm.client import Upstream
 from gateway.routing.balancer import choose
@@ -49,10 +50,9 @@ class Replica:
         self.in_flight = 0
         self.load: EngineLoad | None = None
         self.next_probe = 0.0
-        authority = spec.url.split("://", 1)[-1].split("/", 1)[0]
-        host, _, port = authority.rpartition(":") if authority.count(":") == 1 else (authority, "", "")
-        self.host = host or authority
-        self.port = int(port) if port.isdigit() else (443 if spec.url.startswith("https") else 80)
+        url = urlsplit(spec.url)  # server.address / server.port of the span (IPv6 hosts without brackets)
+        self.host = url.hostname or spec.url
+        self.port = url.port or (443 if url.scheme == "https" else 80)
 
 
 class Router:

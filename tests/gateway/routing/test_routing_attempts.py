@@ -129,3 +129,18 @@ def test_every_replica_out_means_the_fallback_then_503_naming_the_model() -> Non
         asyncio.run(_call(router, "llama", [], []))
     with pytest.raises(NoReplicaAvailable, match="model 'qwen'; try again"):
         asyncio.run(_call(router, "qwen", [], []))
+
+
+def test_a_replica_knows_its_address_for_the_span() -> None:
+    def address(url: str) -> tuple[str, int]:
+        router = Router(
+            [ReplicaSpec("r", url, None, 1.0)],
+            {"r": Scripted("r", [b""])},
+            fallbacks={},
+            routing=RoutingSettings(),
+        )
+        return router.replicas[0].host, router.replicas[0].port
+
+    assert address("http://10.0.0.1:8000/v1") == ("10.0.0.1", 8000)
+    assert address("https://vllm.internal/v1") == ("vllm.internal", 443)
+    assert address("http://[::1]:8001/v1") == ("::1", 8001)
