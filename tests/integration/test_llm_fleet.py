@@ -180,7 +180,15 @@ def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streami
     plan = _plan("kill", 600)
     qwen_before = three.sims["qwen-a"].served()
     retries_before = _retries(three)
-    results = asyncio.run(_load(three.gateway_url, plan, 32, on_progress=kill_once))
+    # Streams of ~0.4 s, so that whatever the machine's load some are mid-way on llama-b when it dies.
+    for sim in three.sims.values():
+        sim.set_faults(slow_factor=3.0)
+    try:
+        results = asyncio.run(_load(three.gateway_url, plan, 32, on_progress=kill_once))
+    finally:
+        for name, sim in three.sims.items():
+            if name != "llama-b":
+                sim.set_faults(slow_factor=1.0)
     assert killed_at and len(results) == 600
     failed = [r for r in results if not r.ok]
     # Not one request failed before its stream started (non-streaming requests never "start").

@@ -22,6 +22,7 @@ DEFAULTS = {
     "wrong_rate": 0.0,
     "slow_factor": 1.0,
     "health_status": 200,
+    "overreport_tokens": 0,
 }
 
 
