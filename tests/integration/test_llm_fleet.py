@@ -13,6 +13,7 @@ the gateway lets through is seen).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,11 +172,29 @@ def test_a_replica_whose_health_check_fails_gets_no_traffic_until_it_passes_agai
 def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streaming(three: Fleet) -> None:
     victim = three.sims["llama-b"]
     killed_at: list[int] = []
+    progress = [0]
+    stop = threading.Event()
 
-    def kill_once(done: int) -> None:
-        if done >= 200 and not killed_at:
-            killed_at.append(done)
-            victim.kill()
+    def in_flight_on_victim() -> float:
+        return sum(
+            v
+            for (name, labels), v in three.gateway_metrics().items()
+            if name == "modelgate_upstream_in_flight" and dict(labels)["upstream"] == "llama-b"
+        )
+
+    def killer() -> None:
+        # SIGKILL once a third of the run is done and the gateway has several requests open on the
+        # victim (most of them mid-stream: a stream spends ~85 % of its time after its first chunk), or
+        # at two thirds whatever is open then. Polls every 20 ms; ends with the run.
+        while not stop.wait(0.02):
+            done = progress[0]
+            if done >= 400 or (done >= 200 and in_flight_on_victim() >= 6):
+                killed_at.append(done)
+                victim.kill()
+                return
+
+    def count(done: int) -> None:
+        progress[0] = done
 
     plan = _plan("kill", 600)
     qwen_before = three.sims["qwen-a"].served()
@@ -183,9 +202,13 @@ def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streami
     # Streams of ~0.4 s, so that whatever the machine's load some are mid-way on llama-b when it dies.
     for sim in three.sims.values():
         sim.set_faults(slow_factor=3.0)
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
     try:
-        results = asyncio.run(_load(three.gateway_url, plan, 32, on_progress=kill_once))
+        results = asyncio.run(_load(three.gateway_url, plan, 32, on_progress=count))
     finally:
+        stop.set()
+        thread.join(10)
         for name, sim in three.sims.items():
             if name != "llama-b":
                 sim.set_faults(slow_factor=1.0)
@@ -216,6 +239,10 @@ def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streami
     # Requests caught on the dying replica before their first byte were retried elsewhere.
     assert _retries(three) > retries_before
     assert not three.healthy("llama-b")
+    print(
+        f"kill run: killed after {killed_at[0]} answers; {len(failed)} streams cut mid-way, "
+        f"{_retries(three) - retries_before:.0f} retries, 0 other errors"
+    )
     # Reserved once and settled once per request, retries or not: the ledger holds nothing any more and
     # has billed exactly what the log rows say (every request of this module so far).
     day = three.budget()
