@@ -1,6 +1,6 @@
 """`python -m bench` (`make bench`): every section, figures and ratios against a baseline of the same run.
 
-    python -m bench [--only churn|llm|fleet|tracing|drift ...] [--seconds 10] [--connections 32]
+    python -m bench [--only churn|llm|fleet|tracing|ledger|drift ...] [--seconds 10] [--connections 32]
 
 Sections, in order: churn (reference service vs gateway, predictor µs/row), llm (simulator direct vs
 through the gateway, non-streaming and streaming TTFT), tracing (gateway with tracing off vs on), drift
@@ -36,7 +36,7 @@ from bench.wrk import WrkError, wrk_path
 
 __all__ = ["SECTIONS", "main", "without_nan"]
 
-SECTIONS = ("churn", "llm", "fleet", "tracing", "drift")
+SECTIONS = ("churn", "llm", "fleet", "tracing", "ledger", "drift")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -173,6 +173,10 @@ def _runner(
         from bench import tracing_section
 
         return lambda: tracing_section.run(workdir, options, args.trace_receiver)
+    if name == "ledger":
+        from bench import ledger_section
+
+        return lambda: ledger_section.run(workdir)
     from bench import drift_section
 
     say("drift: bench.drift_bench (its own timings; the first run builds its cached log)")
