@@ -152,6 +152,25 @@ def test_a_slowed_replica_receives_clearly_fewer_requests(three: Fleet) -> None:
     assert served["llama-b"] < 0.5 * served["llama-a"], served
 
 
+def test_503s_from_an_engine_are_retried_elsewhere_and_eject_it(three: Fleet) -> None:
+    victim = three.sims["llama-b"]
+    retries_before = _retries(three)
+    unavailable_before = three.upstream_requests("llama-b", "status_5xx")
+    victim.set_faults(fail_rate=1.0, status=503)  # the engine refuses everything, its /health still 200
+    try:
+        results = asyncio.run(_load(three.gateway_url, _plan("busy", 120, qwen_every=1000), 16))
+        refused = three.upstream_requests("llama-b", "status_5xx") - unavailable_before
+    finally:
+        victim.set_faults(fail_rate=0.0, status=500)
+    assert [r.error for r in results if not r.ok] == []  # every refusal was retried on llama-a
+    assert refused >= 3 and _retries(three) - retries_before == refused
+    # A replica that fails fast always looks idle, so without ejection nearly every request would try it
+    # first. Ejected after 3 refusals in a row, re-admitted by its good /health after the backoff and
+    # ejected again, it sees a fraction of them.
+    assert refused < len(results) / 2
+    three.wait_healthy("llama-b", True)
+
+
 def test_a_replica_whose_health_check_fails_gets_no_traffic_until_it_passes_again(three: Fleet) -> None:
     victim = three.sims["llama-b"]
     victim.set_faults(health_status=503)  # what vLLM's /health answers once its engine is dead
