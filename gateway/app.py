@@ -102,7 +102,7 @@ def create_app(
                 tracing=tracing,
             )
             services.churn, services.churn_error = _load_churn(settings, metrics, stack)
-            if settings.llm.upstream_url:
+            if settings.llm_configured:
                 from gateway.llm.service import build_llm_service
 
                 services.llm = await build_llm_service(settings, metrics, tracing, stack)
@@ -123,7 +123,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(churn_router)
-    if settings.llm.upstream_url:
+    if settings.llm_configured:
         from gateway.llm.routes import install_llm_routes
 
         install_llm_routes(app)

@@ -159,6 +159,32 @@ class GatewayMetrics:
         self.llm_log_rows = Counter(
             "modelgate_llm_log_rows", "LLM request log rows, written or dropped.", ["outcome"], registry=r
         )
+        # The fleet (gateway/routing/); the healthy and in-flight gauges are read at scrape time
+        # (gateway/routing/telemetry.py). `upstream` values are the configured replica names.
+        self.upstream_requests = Counter(
+            "modelgate_upstream_requests",
+            "Attempts sent to each upstream replica, by outcome (ok, connect, timeout, status_5xx, …).",
+            ["upstream", "outcome"],
+            registry=r,
+        )
+        self.upstream_retries = Counter(
+            "modelgate_upstream_retries",
+            "Requests retried on another replica before any byte reached the client, by failure kind.",
+            ["model", "reason"],
+            registry=r,
+        )
+        self.upstream_fallbacks = Counter(
+            "modelgate_upstream_fallbacks",
+            "Requests for a model served by its fallback model (every replica of the model was out).",
+            ["model", "fallback_model"],
+            registry=r,
+        )
+        self.upstream_ejections = Counter(
+            "modelgate_upstream_ejections",
+            "Times a replica was taken out of rotation (passive failures or a failed health check).",
+            ["upstream"],
+            registry=r,
+        )
         self.budget_refusals = Counter(
             "modelgate_budget_refusals",
             "Requests refused because they could exceed a budget.",

@@ -12,7 +12,6 @@ Env overrides use `MODELGATE_` and `__` between levels: `MODELGATE_SERVER__PORT=
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +21,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from gateway.configfile import ConfigFileError, load_config_file, locate_config
 from gateway.logcontract import locations
 from gateway.logcontract.locations import resolve_path, resolve_uri
+from gateway.routing.config import (
+    ReplicaSpec,
+    RoutingSettings,
+    UpstreamSettings,
+    fleet_problems,
+    fleet_specs,
+)
 from gateway.tracing.config import TracingConfig
 
 __all__ = [
@@ -121,10 +127,27 @@ class PriceSettings(BaseModel):
 class LLMSettings(BaseModel):
     model_config = _STRICT
     upstream_url: str | None = Field(
-        None, description="Base URL of the OpenAI-compatible upstream (vLLM), e.g. http://127.0.0.1:8001/v1."
+        None,
+        description="Base URL of one OpenAI-compatible upstream (vLLM), e.g. http://127.0.0.1:8001/v1; "
+        "a fleet of one replica. Use llm.upstreams for more.",
+    )
+    upstreams: list[UpstreamSettings] = Field(
+        default_factory=list,
+        description="The vLLM replicas: name, url, models, weight (see docs/configuration.md#fleet).",
+    )
+    fallbacks: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per model, the models that serve its requests (in order) when every replica of it "
+        "is out.",
+    )
+    routing: RoutingSettings = Field(
+        default_factory=RoutingSettings,  # type: ignore[arg-type]
+        description="Load balancing, health checks, retries and session affinity across llm.upstreams.",
     )
     models: list[str] = Field(
-        default_factory=list, description="Models served; any other model name is labelled 'other'."
+        default_factory=list,
+        description="Models served (the models of llm.upstreams are added); any other model name is "
+        "labelled 'other'.",
     )
     prices: dict[str, PriceSettings] = Field(default_factory=dict, description="Price table per model.")
     billing: bool = Field(True, description="Bill tenants; when on, every model must have a price.")
@@ -304,12 +327,16 @@ class Settings(BaseSettings):
             raise ValueError(f"tenants: duplicate tenant name {dupes[0]!r}")
         if self.development_key and "dev" in names:
             raise ValueError("tenants: 'dev' is reserved for the development key")
-        if self.llm.upstream_url and self.llm.billing:
-            missing = [m for m in self.llm.models if m not in self.llm.prices]
+        llm = self.llm
+        problems = fleet_problems(llm.upstream_url, llm.upstreams, llm.fallbacks, llm.routing)
+        if problems:
+            raise ValueError("\n".join(problems))
+        for upstream in llm.upstreams:  # a fleet's models are served models: labelled and priced
+            llm.models.extend(m for m in upstream.models if m not in llm.models)
+        if self.llm_configured and llm.billing:
+            missing = [m for m in llm.models if m not in llm.prices]
             if missing:
                 raise ValueError(f"llm.prices: no price for model {missing[0]!r} while billing is on")
-        if self.llm.upstream_url and not re.match(r"^https?://", self.llm.upstream_url):
-            raise ValueError("llm.upstream_url: must start with http:// or https://")
         if self.budgets.reservation_ttl_s <= self.llm.total_timeout_s:
             raise ValueError(
                 "budgets.reservation_ttl_s: must be longer than llm.total_timeout_s, or a request still "
@@ -318,6 +345,15 @@ class Settings(BaseSettings):
         if self.budgets.backend == "redis" and not self.budgets.redis_url:
             raise ValueError("budgets.redis_url: required when budgets.backend is 'redis'")
         return self
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when the LLM lane has at least one upstream."""
+        return bool(self.llm.upstream_url or self.llm.upstreams)
+
+    def fleet(self) -> list[ReplicaSpec]:
+        """The replicas the router balances over (llm.upstream_url is a fleet of one)."""
+        return fleet_specs(self.llm.upstream_url, self.llm.upstreams, self.llm.models)
 
     # Resolved locations (relative paths were made absolute by `resolved`).
     @property
@@ -380,8 +416,8 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
-        # Our own validators already name their field.
-        return f"{source}: {msg}"
+        # Our own validators already name their field; several mistakes arrive one per line.
+        return "\n".join(f"{source}: {line}" for line in msg.splitlines())
     if err["type"] == "extra_forbidden":
         msg = "unknown field (check the spelling; see docs/configuration.md)"
     return f"{source}: {loc}: {msg}"
