@@ -11,6 +11,7 @@ requests finish, then the lifespan drains the log queue.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -20,7 +21,6 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from gateway import ops
-from gateway.auth import TenantDirectory
 from gateway.churn.routes import router as churn_router
 from gateway.churn.serving import ChurnServing
 from gateway.errors import install_error_handlers
@@ -29,8 +29,14 @@ from gateway.log_schemas import CHURN_LOG_SCHEMA, churn_partition
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import BodySizeLimitMiddleware, MetricsMiddleware
+from gateway.ratelimit.limiter import create_rate_limiter
 from gateway.services import Services
 from gateway.settings import Settings
+from gateway.tenancy.admission import TenantAdmission
+from gateway.tenancy.config_import import import_config_tenants
+from gateway.tenancy.directory import LiveDirectory
+from gateway.tenancy.factory import create_tenant_store
+from gateway.tenancy.store import TenantStore
 from gateway.tracing.context import exemplar
 from gateway.tracing.middleware import instrument_app
 from gateway.tracing.setup import Tracing, setup_tracing
@@ -76,6 +82,22 @@ def _load_churn(
     return ChurnServing(predictor, metrics, writer), None
 
 
+async def _start_tenancy(
+    settings: Settings, metrics: GatewayMetrics, stack: AsyncExitStack
+) -> tuple[LiveDirectory, TenantStore]:
+    """Open the tenant store, import modelgate.yaml's tenants, load the directory and keep it fresh."""
+    store = create_tenant_store(settings)
+    stack.push_async_callback(store.close)
+    await import_config_tenants(store, settings.tenants, now=time.time())
+    dev_key = settings.development_key if settings.mode == "development" else None
+    directory = LiveDirectory(
+        store, metrics, dev_key=dev_key, refresh_interval_s=settings.tenancy.refresh_interval_s
+    )
+    directory.on_change(lambda tenants: metrics.set_tenants(tenants))
+    await directory.start(stack)
+    return directory, store
+
+
 def create_app(
     settings: Settings, *, registry: CollectorRegistry | None = None, tracing: Tracing | None = None
 ) -> FastAPI:
@@ -94,17 +116,19 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             stack.callback(tracing.shutdown)
-            services = Services(
-                settings=settings,
-                metrics=metrics,
-                tenants=TenantDirectory.from_settings(settings),
-                tracing=tracing,
-            )
+            directory, store = await _start_tenancy(settings, metrics, stack)
+            services = Services(settings=settings, metrics=metrics, tenants=directory, tracing=tracing)
+            services.store = store
+            limiter = create_rate_limiter(settings.budgets.backend, settings.budgets.redis_url, metrics)
+            stack.push_async_callback(limiter.close)
+            services.rate_limiter = limiter
             services.churn, services.churn_error = _load_churn(settings, metrics, stack)
             if settings.llm.upstream_url:
                 from gateway.llm.service import build_llm_service
 
-                services.llm = await build_llm_service(settings, metrics, tracing, stack)
+                llm = services.llm = await build_llm_service(settings, metrics, tracing, stack)
+                llm.admission = TenantAdmission(directory, limiter)
+                directory.on_change(lambda tenants: setattr(llm.spend, "tenants", list(tenants.values())))
             app.state.services = services
             yield
 

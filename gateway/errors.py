@@ -4,7 +4,13 @@
     ├── InvalidRequest               422     invalid_request_error   invalid_value (param names the field)
     ├── PayloadTooLarge              413     invalid_request_error   payload_too_large
     ├── AuthenticationFailed         401     authentication_error    invalid_api_key
+    ├── PermissionDenied             403     permission_error        (one code per refusal:)
+    │   ├── LaneNotAllowed                                           lane_not_allowed
+    │   ├── ModelNotAllowed                                          model_not_allowed (param "model")
+    │   └── AdminKeyRequired                                         admin_key_required
     ├── NotFound                     404     invalid_request_error   not_found
+    ├── Conflict                     409     invalid_request_error   already_exists
+    ├── RateLimitExceeded            429     requests | tokens       rate_limit_exceeded (OpenAI's types)
     ├── BudgetExceeded               429     insufficient_quota      budget_exceeded
     ├── ServiceNotReady              503     service_unavailable     not_ready
     └── UpstreamError                        (the LLM upstream failed; mapped from adapters/vllm errors)
@@ -28,12 +34,18 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 __all__ = [
+    "AdminKeyRequired",
     "AuthenticationFailed",
     "BudgetExceeded",
+    "Conflict",
     "GatewayError",
     "InvalidRequest",
+    "LaneNotAllowed",
+    "ModelNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "PermissionDenied",
+    "RateLimitExceeded",
     "ServiceNotReady",
     "UpstreamBadResponse",
     "UpstreamError",
@@ -75,6 +87,36 @@ class AuthenticationFailed(GatewayError):
 
 class NotFound(GatewayError):
     status, type, code = 404, "invalid_request_error", "not_found"
+
+
+class PermissionDenied(GatewayError):
+    status, type, code = 403, "permission_error", "permission_denied"
+
+
+class LaneNotAllowed(PermissionDenied):
+    code = "lane_not_allowed"
+
+
+class ModelNotAllowed(PermissionDenied):
+    code = "model_not_allowed"
+
+
+class AdminKeyRequired(PermissionDenied):
+    code = "admin_key_required"
+
+
+class Conflict(GatewayError):
+    status, type, code = 409, "invalid_request_error", "already_exists"
+
+
+class RateLimitExceeded(GatewayError):
+    """429 with OpenAI's body for a rate limit: `type` is `requests` or `tokens`, as api.openai.com sends."""
+
+    status, type, code = 429, "requests", "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, limit_type: str, headers: dict[str, str]) -> None:
+        super().__init__(message, headers=headers)
+        self.limit_type = limit_type
 
 
 class BudgetExceeded(GatewayError):
@@ -121,7 +163,12 @@ def error_body(message: str, type_: str, code: str | None, param: str | None = N
 
 
 def render(exc: GatewayError) -> JSONResponse:
-    type_ = exc._type if isinstance(exc, UpstreamStatus) else exc.type
+    if isinstance(exc, UpstreamStatus):
+        type_ = exc._type
+    elif isinstance(exc, RateLimitExceeded):
+        type_ = exc.limit_type
+    else:
+        type_ = exc.type
     return JSONResponse(
         error_body(exc.message, type_, exc.code, exc.param), status_code=exc.http_status, headers=exc.headers
     )

@@ -13,9 +13,20 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["LATENCY_BUCKETS", "OTHER", "GatewayMetrics"]
+__all__ = ["AUTH_FAILURE_REASONS", "LATENCY_BUCKETS", "OTHER", "GatewayMetrics"]
 
 OTHER = "other"
+AUTH_FAILURE_REASONS = (
+    "missing",
+    "malformed",
+    "unknown",
+    "expired",
+    "revoked",
+    "lane_not_allowed",
+    "model_not_allowed",
+    "admin_unknown",
+    "admin_tenant_key",
+)
 
 # Fine resolution between 1 ms and 100 ms, where a healthy gateway lives; coarse beyond.
 LATENCY_BUCKETS = (
@@ -137,6 +148,28 @@ class GatewayMetrics:
             ["tenant", "window"],
             registry=r,
         )
+        # Tenancy: bounded label sets (AUTH_FAILURE_REASONS, RATE_LIMITS); never key material.
+        self.auth_failures = Counter(
+            "modelgate_auth_failures",
+            "Requests refused by authentication or key scope, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        for reason in AUTH_FAILURE_REASONS:
+            self.auth_failures.labels(reason)
+        self.rate_limited = Counter(
+            "modelgate_rate_limited",
+            "LLM requests refused by a rate limit (rpm or tpm, of the tenant or of its key).",
+            ["tenant", "limit"],
+            registry=r,
+        )
+
+    def set_tenants(self, tenants: Iterable[str]) -> None:
+        """The tenant label set follows the tenant store (tenants are created while the gateway runs)."""
+        self._tenants = frozenset(tenants)
+
+    def set_models(self, models: Iterable[str]) -> None:
+        self._models = frozenset(models)
 
     def tenant_label(self, tenant: str) -> str:
         return tenant if tenant in self._tenants else OTHER

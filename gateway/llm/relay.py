@@ -48,6 +48,10 @@ class StreamRelay(Response):
         self.upstream = upstream
         self.lines = lines
         self.stream_headers = _HEADERS
+        if call.rate_ticket is not None:  # x-ratelimit-* for limited tenants
+            self.stream_headers = _HEADERS + [
+                (k.encode(), v.encode()) for k, v in call.rate_ticket.headers.items()
+            ]
         self.meter = StreamMeter(call.request.client_wants_usage, keep_text=service.keeps_text)
         self.status_code = 200
         self.background = None

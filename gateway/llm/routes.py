@@ -104,7 +104,8 @@ async def _complete(
         response_model=doc.get("model"),
         output_text=output_text,
     )
-    return Response(body, media_type="application/json")
+    rate_headers = call.rate_ticket.headers if call.rate_ticket is not None else None
+    return Response(body, media_type="application/json", headers=rate_headers)
 
 
 # The two hot routes are plain Starlette routes: FastAPI's request handling and dependency solving cost

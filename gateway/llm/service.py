@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from adapters.vllm.client import Upstream, VLLMClient, make_session
 from adapters.vllm.errors import UpstreamFailure
-from gateway.auth import Tenant, TenantDirectory
+from gateway.auth import Tenant
 from gateway.budget.factory import create_ledger
 from gateway.budget.ledger import Budget, LedgerUnavailable, Reservation, SpendLedger
 from gateway.budget.ledger import BudgetExceeded as LedgerBudgetExceeded
@@ -36,7 +36,9 @@ from gateway.llm.upstream_errors import to_gateway_error
 from gateway.log_schemas import LLM_LOG_SCHEMA, llm_partition
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
+from gateway.ratelimit.limiter import Ticket
 from gateway.settings import Settings
+from gateway.tenancy.admission import TenantAdmission, worst_case_tokens
 from gateway.tracing import genai
 from gateway.tracing.context import inject_headers
 from gateway.tracing.setup import Tracing
@@ -65,6 +67,7 @@ class Call:
     span: Any
     started: float
     ts: datetime
+    rate_ticket: Ticket | None = None  # the rate limits' hold; its headers go on the response
 
 
 class LLMService:
@@ -89,6 +92,8 @@ class LLMService:
         self.log_content = settings.llm.log_content
         # Streamed text is only assembled when someone will read it (the log or a captured span).
         self.keeps_text = settings.llm.log_content or tracing.capture_content
+        # Key scopes and rate limits; the app fills it in (gateway/tenancy/admission.py).
+        self.admission = TenantAdmission()
 
     def price_for(self, model: str) -> Price:
         if not self.settings.llm.billing:
@@ -101,9 +106,12 @@ class LLMService:
 
     async def begin(self, request: LLMRequest, tenant: Tenant, request_id: str, trace_id: str | None) -> Call:
         """Reserve the worst case and open the client span. Raises BudgetExceeded before any upstream call."""
-        price = self.price_for(request.model)
-        model_label = self.metrics.model_label(request.model)
         input_estimate = estimate_input_tokens(request.payload)
+        cap = self.settings.llm.max_tokens_cap
+        worst_tokens = worst_case_tokens(input_estimate, request.max_tokens, cap=cap, n=request.choices)
+        price = self.price_for(request.model)
+        ticket = await self.admission.admit(tenant, request.model, tokens=worst_tokens)
+        model_label = self.metrics.model_label(request.model)
         reservation = None
         now = datetime.now(UTC)
         if self.settings.llm.billing:
@@ -118,6 +126,7 @@ class LLMService:
             try:
                 reservation = await self.ledger.reserve(tenant.name, amount, budget, now=now)
             except LedgerBudgetExceeded as exc:
+                await self.admission.settle(ticket, tokens=0)
                 window = _WINDOW_LABEL[exc.window]
                 self.metrics.budget_refusals.labels(self.metrics.tenant_label(tenant.name), window).inc()
                 self.metrics.llm_requests.labels(
@@ -141,7 +150,7 @@ class LLMService:
         self.metrics.llm_in_flight.labels(model_label).inc()
         return Call(
             request, tenant, request_id, trace_id, model_label, price, input_estimate, reservation, span,
-            time.perf_counter(), now,
+            time.perf_counter(), now, ticket,
         )  # fmt: skip
 
     def _request_attributes(self, request: LLMRequest, tenant: Tenant) -> dict[str, Any]:
@@ -208,6 +217,9 @@ class LLMService:
                 await self.ledger.settle(call.reservation, cost)
             else:
                 await self.ledger.release(call.reservation)
+        if call.rate_ticket is not None:
+            used = usage.input_tokens + usage.output_tokens if usage else 0
+            await self.admission.settle(call.rate_ticket, tokens=used)
         tenant_label = m.tenant_label(call.tenant.name)
         m.llm_in_flight.labels(call.model_label).dec()
         m.llm_requests.labels(tenant_label, call.model_label, str(status)).inc()
@@ -344,7 +356,7 @@ async def build_llm_service(
         reservation_ttl_s=b.reservation_ttl_s,
     )
     stack.push_async_callback(ledger.close)
-    tenants = list(TenantDirectory.from_settings(settings).tenants.values())
+    tenants = [Tenant(t.name, t.daily_usd, t.monthly_usd) for t in settings.tenants]  # the app keeps it fresh
     spend = SpendTracker(ledger, metrics, tenants, soft_fraction=b.soft_fraction)
     await spend.start(stack)
     writer = ParquetLogWriter(
