@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from gateway import ops
+from gateway.admin.routes import router as admin_router
 from gateway.churn.routes import router as churn_router
 from gateway.churn.serving import ChurnServing
 from gateway.errors import install_error_handlers
@@ -146,6 +147,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(churn_router)
+    app.include_router(admin_router)
     if settings.llm.upstream_url:
         from gateway.llm.routes import install_llm_routes
 
