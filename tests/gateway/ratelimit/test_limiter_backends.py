@@ -131,9 +131,12 @@ def test_limiter_refusal_is_openai_shaped_with_retry_after_and_counted() -> None
         assert (err.status, err.code, err.limit_type) == (429, "rate_limit_exceeded", "requests")
         assert err.headers["retry-after"] == "58" and err.headers["x-ratelimit-remaining-requests"] == "0"
         assert "x-should-retry" not in err.headers
-        assert metrics.registry.get_sample_value(
-            "modelgate_rate_limited_total", {"tenant": "acme", "limit": "rpm"}
-        ) == 1
+        assert (
+            metrics.registry.get_sample_value(
+                "modelgate_rate_limited_total", {"tenant": "acme", "limit": "rpm"}
+            )
+            == 1
+        )
         assert await RateLimiter(MemoryLimiter(), metrics).admit(Tenant("free"), tokens=5) is None
 
     asyncio.run(main())

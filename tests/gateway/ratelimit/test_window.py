@@ -43,7 +43,8 @@ def test_the_window_is_sixty_seconds_exactly() -> None:
 
 
 @pytest.mark.parametrize(
-    ("seconds", "text"), [(0.25, "250ms"), (0.0, "0ms"), (1.0, "1s"), (6.2, "7s"), (59.5, "1m0s"), (90, "1m30s")]
+    ("seconds", "text"),
+    [(0.25, "250ms"), (0.0, "0ms"), (1.0, "1s"), (6.2, "7s"), (59.5, "1m0s"), (90, "1m30s")],
 )
 def test_reset_is_written_like_openai(seconds: float, text: str) -> None:
     assert format_reset(seconds) == text
