@@ -79,8 +79,13 @@ schedule:
   drift_prediction: {{cron: "5 * * * *", command: [drift, prediction]}}
   performance: {{cron: "30 2 * * *", command: [performance]}}
 
-# Keep this section last: `modelgate tenants add` appends to it.
-tenants:
+# Tenants written here are imported into the tenant store at start-up and on SIGHUP; `modelgate tenants
+# add|list|set|revoke-key` and the admin API work on the store while the gateway runs (docs/tenancy.md).
+tenants: []
+
+# Admin API keys, as SHA-256 hashes: `modelgate admin create-key` adds one and prints the key once.
+admin:
+  key_sha256: []
 """
 
 
