@@ -106,11 +106,12 @@ class LLMService:
 
     async def begin(self, request: LLMRequest, tenant: Tenant, request_id: str, trace_id: str | None) -> Call:
         """Reserve the worst case and open the client span. Raises BudgetExceeded before any upstream call."""
+        self.admission.check_scope(tenant, request.model)  # 403 before 404: the key's scope is news to it
         input_estimate = estimate_input_tokens(request.payload)
         cap = self.settings.llm.max_tokens_cap
         worst_tokens = worst_case_tokens(input_estimate, request.max_tokens, cap=cap, n=request.choices)
         price = self.price_for(request.model)
-        ticket = await self.admission.admit(tenant, request.model, tokens=worst_tokens)
+        ticket = await self.admission.admit(tenant, tokens=worst_tokens)
         model_label = self.metrics.model_label(request.model)
         reservation = None
         now = datetime.now(UTC)

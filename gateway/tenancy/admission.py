@@ -1,11 +1,12 @@
 """The LLM lane's tenancy step of admission: the key's model scope, then its rate limits.
 
     admission = TenantAdmission(directory, limiter)
-    ticket = await admission.admit(tenant, "llama", tokens=worst_case)   # 403 model_not_allowed / 429
+    admission.check_scope(tenant, "llama")                       # 403 model_not_allowed
+    ticket = await admission.admit(tenant, tokens=worst_case)    # 429 rate_limit_exceeded
     ...
-    await admission.settle(ticket, tokens=actual)                       # tpm corrected; None is a no-op
+    await admission.settle(ticket, tokens=actual)                # tpm corrected; None is a no-op
 
-One object so the lane calls it once when admitting and once when settling, whatever shape the lane has.
+One object, so the lane calls it at admission and at settlement whatever shape the lane has.
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ class TenantAdmission:
     directory: LiveDirectory | None = None
     limiter: RateLimiter | None = None
 
-    async def admit(self, tenant: Tenant, model: str, *, tokens: int) -> Ticket | None:
+    def check_scope(self, tenant: Tenant, model: str) -> None:
+        """403 model_not_allowed when the key may not call `model`."""
         if self.directory is not None:
             self.directory.check_model(tenant, model)
+
+    async def admit(self, tenant: Tenant, *, tokens: int) -> Ticket | None:
+        """Record the request in the rate limits (429 when over); None when nothing limits the tenant."""
         if self.limiter is None:
             return None
         return await self.limiter.admit(tenant, tokens=tokens)
