@@ -31,6 +31,7 @@ from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import BodySizeLimitMiddleware, MetricsMiddleware
 from gateway.ratelimit.limiter import create_rate_limiter
+from gateway.reload import install_reload, reload_config
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.tenancy.admission import TenantAdmission
@@ -100,9 +101,17 @@ async def _start_tenancy(
 
 
 def create_app(
-    settings: Settings, *, registry: CollectorRegistry | None = None, tracing: Tracing | None = None
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    tracing: Tracing | None = None,
+    config_path: Path | None = None,
 ) -> FastAPI:
-    """Build the gateway. Tests pass their own registry and a tracing set up with an in-memory exporter."""
+    """Build the gateway. Tests pass their own registry and a tracing set up with an in-memory exporter.
+
+    With `config_path` (as `modelgate serve` passes it) SIGHUP reloads that file (gateway/reload.py); the
+    app's `state.reload()` does the same from a test.
+    """
     registry = registry if registry is not None else CollectorRegistry()
     tenant_names = {t.name for t in settings.tenants}
     if settings.development_key:
@@ -131,6 +140,9 @@ def create_app(
                 llm.admission = TenantAdmission(directory, limiter)
                 directory.on_change(lambda tenants: setattr(llm.spend, "tenants", list(tenants.values())))
             app.state.services = services
+            if config_path is not None:
+                app.state.reload = lambda: reload_config(services, config_path)
+                install_reload(services, config_path, stack)
             yield
 
     app = FastAPI(

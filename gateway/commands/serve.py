@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from gateway.configfile import locate_config
 from gateway.settings import ConfigError, Settings, load_settings
 
 __all__ = ["main"]
@@ -64,7 +65,7 @@ def main(argv: list[str]) -> int:
 
     from gateway.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, config_path=locate_config(args.config))
     print(_ready_line(settings, host, port), flush=True)
     uvicorn.run(
         app,
