@@ -6,7 +6,7 @@ they work while the gateway runs: every replica picks a change up within `tenanc
 Tenants written in modelgate.yaml are imported at the gateway's start-up; see docs/tenancy.md.
 
     modelgate tenants add acme --daily-usd 5 --rpm 600 --tpm 200000
-    modelgate tenants add-key acme --name ci --lanes llm --models llama-3-8b --expires-at 2027-01-01
+    modelgate tenants add-key acme --key-name ci --lanes llm --models llama-3-8b --expires-at 2027-01-01
     modelgate tenants set acme --rpm none          # `none` removes a limit
     modelgate tenants revoke-key key_0123abcd…
 """
