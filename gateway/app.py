@@ -137,7 +137,7 @@ def create_app(
                 from gateway.llm.service import build_llm_service
 
                 llm = services.llm = await build_llm_service(settings, metrics, tracing, stack)
-                llm.admission = TenantAdmission(directory, limiter)
+                llm.admission.tenancy = llm.recorder.tenancy = TenantAdmission(directory, limiter)
                 directory.on_change(lambda tenants: setattr(llm.spend, "tenants", list(tenants.values())))
             app.state.services = services
             if config_path is not None:

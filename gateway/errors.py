@@ -3,6 +3,7 @@
     GatewayError                     status  type                    code
     ├── InvalidRequest               422     invalid_request_error   invalid_value (param names the field)
     ├── PayloadTooLarge              413     invalid_request_error   payload_too_large
+    ├── UnsupportedMediaType         415     invalid_request_error   unsupported_media_type
     ├── AuthenticationFailed         401     authentication_error    invalid_api_key
     ├── PermissionDenied             403     permission_error        (one code per refusal:)
     │   ├── LaneNotAllowed                                           lane_not_allowed
@@ -11,8 +12,10 @@
     ├── NotFound                     404     invalid_request_error   not_found
     ├── Conflict                     409     invalid_request_error   already_exists
     ├── RateLimitExceeded            429     requests | tokens       rate_limit_exceeded (OpenAI's types)
-    ├── BudgetExceeded               429     insufficient_quota      budget_exceeded
+    ├── BudgetExceeded               429     insufficient_quota      budget_exceeded  (x-should-retry: false)
+    ├── ConcurrencyLimitExceeded     429     rate_limit_error        concurrency_limit_exceeded
     ├── ServiceNotReady              503     service_unavailable     not_ready
+    │   └── BudgetUnavailable        503     service_unavailable     budget_unavailable
     └── UpstreamError                        (the LLM upstream failed; mapped from adapters/vllm errors)
         ├── UpstreamBadResponse      502     upstream_error          bad_upstream_response
         ├── UpstreamUnavailable      503     upstream_error          upstream_unavailable
@@ -37,6 +40,8 @@ __all__ = [
     "AdminKeyRequired",
     "AuthenticationFailed",
     "BudgetExceeded",
+    "BudgetUnavailable",
+    "ConcurrencyLimitExceeded",
     "Conflict",
     "GatewayError",
     "InvalidRequest",
@@ -47,6 +52,7 @@ __all__ = [
     "PermissionDenied",
     "RateLimitExceeded",
     "ServiceNotReady",
+    "UnsupportedMediaType",
     "UpstreamBadResponse",
     "UpstreamError",
     "UpstreamStatus",
@@ -79,6 +85,10 @@ class InvalidRequest(GatewayError):
 
 class PayloadTooLarge(GatewayError):
     status, type, code = 413, "invalid_request_error", "payload_too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status, type, code = 415, "invalid_request_error", "unsupported_media_type"
 
 
 class AuthenticationFailed(GatewayError):
@@ -120,11 +130,26 @@ class RateLimitExceeded(GatewayError):
 
 
 class BudgetExceeded(GatewayError):
+    """A hard budget refuses the request until its window resets: retrying sooner cannot succeed, so the
+    response tells the openai SDK not to (`x-should-retry: false`) and says when it may (`Retry-After`)."""
+
     status, type, code = 429, "insufficient_quota", "budget_exceeded"
+
+
+class ConcurrencyLimitExceeded(GatewayError):
+    """The tenant already has its maximum of LLM requests in flight on this replica; a retry soon may pass."""
+
+    status, type, code = 429, "rate_limit_error", "concurrency_limit_exceeded"
 
 
 class ServiceNotReady(GatewayError):
     status, type, code = 503, "service_unavailable", "not_ready"
+
+
+class BudgetUnavailable(ServiceNotReady):
+    """The spend ledger cannot be reached, so no request can be admitted (fail closed)."""
+
+    code = "budget_unavailable"
 
 
 class UpstreamError(GatewayError):

@@ -88,7 +88,9 @@ async def reload_config(services: Services, path: Path) -> bool:
     llm = services.llm
     if llm is not None:
         llm.settings = new
-        llm.prices = {m: Price(p.input_per_mtok, p.output_per_mtok) for m, p in new.llm.prices.items()}
+        llm.admission.prices = {
+            m: Price(p.input_per_mtok, p.output_per_mtok) for m, p in new.llm.prices.items()
+        }
         llm.spend.soft_fraction = new.budgets.soft_fraction
     with contextlib.suppress(TenancyError):  # the refresh loop catches up
         await services.tenants.refresh()

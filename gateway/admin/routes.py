@@ -63,7 +63,7 @@ async def _spend(services: Services, name: str) -> dict[str, Any] | None:
     if services.llm is None:
         return None
     try:
-        snap = await services.llm.ledger.spend(name, now=datetime.now(UTC))
+        snap = await services.llm.admission.ledger.spend(name, now=datetime.now(UTC))
     except Exception:  # spend is informative here; a ledger hiccup must not fail the admin read
         return None
     return spend_view(snap)
