@@ -206,3 +206,23 @@ def test_rpm_and_tpm_refusals_carry_retry_after_and_openai_headers(stack: LLMSta
     samples = metric_samples(httpx.get(f"{base}/metrics").text)
     assert samples[("modelgate_rate_limited_total", (("limit", "rpm"), ("tenant", "initech")))] == 1
     assert samples[("modelgate_rate_limited_total", (("limit", "tpm"), ("tenant", "initech")))] == 1
+
+
+def test_cli_changes_reach_the_running_gateway(
+    stack: LLMStack, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`modelgate tenants …` in another "process" (here: the CLI's own store handle) on the same store."""
+    from gateway.cli import main
+
+    cfg = tmp_path_factory.mktemp("cli") / "modelgate.yaml"
+    cfg.write_text(f"data_dir: {stack.settings.data_dir}\n")
+    base = stack.gateway_url
+    assert main(["tenants", "add", "wayne", "--rpm", "100", "--config", str(cfg)]) == 0
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    _wait(lambda: _chat(base, key).status_code == 200, timeout=1.0)
+    assert _chat(base, key).headers["x-ratelimit-limit-requests"] == "100"
+    assert main(["tenants", "set", "wayne", "--rpm", "7", "--config", str(cfg)]) == 0
+    _wait(lambda: _chat(base, key).headers.get("x-ratelimit-limit-requests") == "7", timeout=1.0)
+    key_id = httpx.get(f"{base}/admin/v1/tenants/wayne", headers=ADMIN).json()["keys"][0]["id"]
+    assert main(["tenants", "revoke-key", key_id, "--config", str(cfg)]) == 0
+    _wait(lambda: _chat(base, key).status_code == 401, timeout=1.0)
