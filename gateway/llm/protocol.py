@@ -5,8 +5,8 @@ amount exactly as vLLM does, and forward exactly what it reserved for:
 
 - `/v1/completions`: `prompt` is a string, a list of strings, a list of token ids (one prompt) or a list of
   token-id lists; vLLM generates `n` choices (`best_of` where it still takes it) for EACH prompt. Only
-  `max_tokens` limits the output, default 16; an explicit `null` means "the rest of the context", so the
-  gateway writes its cap instead.
+  `max_tokens` limits the output, default 16 (an explicit `null` too: `normalize_null_max_tokens`; older
+  vLLM read null as "the rest of the context", so the 16 is written into the body either way).
 - `/v1/chat/completions`: `max_completion_tokens` wins over the deprecated `max_tokens`; with neither, vLLM
   generates up to the end of the context, so the cap is written into both fields.
 - Numbers and booleans are coerced with pydantic's lax rules, as vLLM's pydantic request models coerce
@@ -240,10 +240,11 @@ def _max_tokens(r: _Reader, operation: Operation, limits: Limits) -> int:
         name, limit = ("max_completion_tokens", mct) if mct is not None else ("max_tokens", mt)
     else:
         name, limit = "max_tokens", r.int("max_tokens")
-        if "max_tokens" not in r.payload:
+        if limit is None:
+            # Absent or explicit null: vLLM's `normalize_null_max_tokens` makes both the field default.
             limit = COMPLETIONS_DEFAULT_MAX_TOKENS
     if limit is None:
-        limit = cap  # vLLM would generate to the end of the context: bound it
+        limit = cap  # chat: vLLM would generate to the end of the context; bound it
     elif not 1 <= limit <= cap:
         raise _bad(name, f"must be between 1 and {cap} (llm.max_tokens_cap)")
     if operation == "chat":
@@ -264,7 +265,7 @@ def _stream_options(payload: dict[str, Any], stream: bool, r: _Reader) -> bool:
         raise _bad("stream_options", "must be an object")
     if not stream:
         raise _bad("stream_options", "only allowed when stream is true")
-    value = options.get("include_usage", True)  # vLLM's StreamOptions defaults include_usage to true
+    value = options.get("include_usage", False)  # vLLM's StreamOptions: `include_usage: bool | None = False`
     if value is True or value is False:
         return value
     try:

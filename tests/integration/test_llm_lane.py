@@ -200,7 +200,10 @@ def test_a_stream_dropped_mid_way_ends_with_an_error_event(make_settings: Callab
         route = (("backend", "llm"), ("method", "POST"), ("route", "/v1/chat/completions"))
         assert samples[("modelgate_requests_total", (*route, ("status", "502")))] == 1
         assert ("modelgate_requests_total", (*route, ("status", "200"))) not in samples
-        stream_failures = ("modelgate_llm_stream_failures_total", (("kind", "stream_broken"), ("model", MODEL)))
+        stream_failures = (
+            "modelgate_llm_stream_failures_total",
+            (("kind", "stream_broken"), ("model", MODEL)),
+        )
         assert samples[stream_failures] == 1
 
 

@@ -57,11 +57,11 @@ def test_chat_without_a_limit_gets_the_cap_written_into_the_body() -> None:
         assert (sent(req)["max_tokens"], sent(req)["max_completion_tokens"]) == (4096, 4096)
 
 
-def test_completions_default_to_16_tokens_and_null_means_the_cap() -> None:
-    req = parse(_completion(prompt="once"), "text_completion")
-    assert req.max_tokens == 16 and sent(req)["max_tokens"] == 16
-    req = parse(_completion(prompt="once", max_tokens=None), "text_completion")
-    assert req.max_tokens == 4096 and sent(req)["max_tokens"] == 4096
+def test_completions_default_to_16_tokens_and_an_explicit_null_too() -> None:
+    # vLLM's CompletionRequest.normalize_null_max_tokens turns null into the field default
+    for raw in (_completion(prompt="once"), _completion(prompt="once", max_tokens=None)):
+        req = parse(raw, "text_completion")
+        assert req.max_tokens == 16 and sent(req)["max_tokens"] == 16
 
 
 def test_completions_refuse_max_completion_tokens_which_vllm_ignores_there() -> None:
@@ -126,8 +126,9 @@ def test_a_stream_always_asks_the_upstream_for_usage() -> None:
     assert not req.client_wants_usage and sent(req)["stream_options"] == {"include_usage": True}
     req = parse(_chat(stream=True, stream_options={"include_usage": True}, max_tokens=5))
     assert req.client_wants_usage
-    # stream_options present without include_usage: vLLM's StreamOptions defaults it to true
-    assert parse(_chat(stream=True, stream_options={})).client_wants_usage
+    # stream_options present without include_usage: vLLM's StreamOptions defaults it to false
+    req = parse(_chat(stream=True, stream_options={}))
+    assert not req.client_wants_usage and sent(req)["stream_options"] == {"include_usage": True}
 
 
 def test_gateway_fields_are_written_into_the_forwarded_body() -> None:
