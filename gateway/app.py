@@ -35,7 +35,7 @@ from gateway.reload import install_reload, reload_config
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.tenancy.admission import TenantAdmission
-from gateway.tenancy.config_import import import_config_tenants
+from gateway.tenancy.config_import import config_snapshot, import_config_tenants
 from gateway.tenancy.directory import LiveDirectory
 from gateway.tenancy.factory import create_tenant_store
 from gateway.tenancy.store import TenantStore
@@ -90,13 +90,17 @@ async def _start_tenancy(
     """Open the tenant store, import modelgate.yaml's tenants, load the directory and keep it fresh."""
     store = create_tenant_store(settings)
     stack.push_async_callback(store.close)
-    await import_config_tenants(store, settings.tenants, now=time.time())
     dev_key = settings.development_key if settings.mode == "development" else None
     directory = LiveDirectory(
         store, metrics, dev_key=dev_key, refresh_interval_s=settings.tenancy.refresh_interval_s
     )
     directory.on_change(lambda tenants: metrics.set_tenants(tenants))
-    await directory.start(stack)
+    now = time.time()
+    await directory.start(
+        stack,
+        setup=lambda: import_config_tenants(store, settings.tenants, now=time.time()),
+        fallback=config_snapshot(settings.tenants, now=now),
+    )
     return directory, store
 
 

@@ -15,14 +15,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gateway.settings import TenantSettings
-from gateway.tenancy.records import ApiKeyRecord, TenantRecord
+from gateway.tenancy.records import ApiKeyRecord, StoreSnapshot, TenantRecord
 from gateway.tenancy.store import TenantStore
 
-__all__ = ["config_key_id", "import_config_tenants"]
+__all__ = ["config_key_id", "config_snapshot", "import_config_tenants"]
 
 
 def config_key_id(tenant: str) -> str:
     return f"cfg-{tenant}"
+
+
+def _record(t: TenantSettings, created_at: float) -> TenantRecord:
+    return TenantRecord(
+        t.name,
+        daily_usd=t.daily_usd,
+        monthly_usd=t.monthly_usd,
+        rpm=t.rpm,
+        tpm=t.tpm,
+        max_concurrency=t.max_concurrency,
+        source="config",
+        created_at=created_at,
+    )
+
+
+def config_snapshot(tenants: Sequence[TenantSettings], *, now: float) -> StoreSnapshot:
+    """The YAML tenants alone, as a snapshot: what a gateway serves while the store is unreachable."""
+    return StoreSnapshot(
+        -1,
+        {t.name: _record(t, now) for t in tenants},
+        {
+            config_key_id(t.name): ApiKeyRecord(config_key_id(t.name), t.name, t.key_sha256, created_at=now)
+            for t in tenants
+        },
+    )
 
 
 async def import_config_tenants(store: TenantStore, tenants: Sequence[TenantSettings], *, now: float) -> int:
@@ -31,16 +56,7 @@ async def import_config_tenants(store: TenantStore, tenants: Sequence[TenantSett
     changed = 0
     for t in tenants:
         existing = snapshot.tenants.get(t.name)
-        record = TenantRecord(
-            t.name,
-            daily_usd=t.daily_usd,
-            monthly_usd=t.monthly_usd,
-            rpm=t.rpm,
-            tpm=t.tpm,
-            max_concurrency=t.max_concurrency,
-            source="config",
-            created_at=existing.created_at if existing else now,
-        )
+        record = _record(t, existing.created_at if existing else now)
         if record != existing:
             await store.put_tenant(record)
             changed += 1

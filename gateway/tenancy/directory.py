@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
@@ -92,6 +92,7 @@ class LiveDirectory:
         self.tenants: dict[str, Tenant] = {}
         self._listeners: list[Callable[[dict[str, Tenant]], None]] = []
         self._failing = False
+        self._setup: Callable[[], Awaitable[object]] | None = None
 
     def on_change(self, listener: Callable[[dict[str, Tenant]], None]) -> None:
         """Call `listener(tenants)` after every reload (metric label sets, spend gauges)."""
@@ -111,8 +112,28 @@ class LiveDirectory:
         self.apply(await self.store.snapshot())
         return True
 
-    async def start(self, stack: AsyncExitStack) -> None:
-        await self.refresh()
+    async def start(
+        self,
+        stack: AsyncExitStack,
+        *,
+        setup: Callable[[], Awaitable[object]] | None = None,
+        fallback: StoreSnapshot | None = None,
+    ) -> None:
+        """Run `setup` (the config import), load, and poll from then on. If the store cannot be reached and
+        a `fallback` is given (modelgate.yaml's own tenants), serve that and keep trying in the background:
+        an unreachable Redis must not stop a gateway from starting, nor lock out the configured tenants."""
+        try:
+            if setup is not None:
+                await setup()
+            await self.refresh()
+        except TenancyError as exc:
+            if fallback is None:
+                raise
+            log.error("tenant store unavailable at start-up, serving modelgate.yaml's tenants: %s", exc)
+            self._setup = setup
+            self._failing = True
+            self.apply(fallback)
+            self.version = -1  # the first successful read reloads
         task = asyncio.create_task(self._loop(), name="tenant-refresh")
 
         async def stop() -> None:
@@ -126,6 +147,9 @@ class LiveDirectory:
         while True:
             await asyncio.sleep(self.refresh_interval_s)
             try:
+                if self._setup is not None:
+                    await self._setup()
+                    self._setup = None
                 await self.refresh()
             except TenancyError as exc:
                 if not self._failing:

@@ -72,3 +72,50 @@ def test_authenticate_scopes_expiry_revocation_and_reload(tmp_path: Path) -> Non
             await store.close()
 
     asyncio.run(main())
+
+
+def test_an_unreachable_store_at_start_up_serves_the_yaml_tenants_then_catches_up(tmp_path: Path) -> None:
+    from contextlib import AsyncExitStack
+
+    from gateway.auth import hash_key
+    from gateway.settings import TenantSettings
+    from gateway.tenancy.config_import import config_snapshot, import_config_tenants
+    from gateway.tenancy.records import StoreUnavailable
+
+    class Flaky(SqliteTenantStore):
+        """The real SQLite store, unreachable until `up` is set (as Redis would be)."""
+
+        up = False
+
+        async def version(self) -> int:
+            if not self.up:
+                raise StoreUnavailable("down")
+            return await super().version()
+
+        async def snapshot(self):  # type: ignore[no-untyped-def]
+            if not self.up:
+                raise StoreUnavailable("down")
+            return await super().snapshot()
+
+    async def main() -> None:
+        yaml_tenants = [TenantSettings(name="acme", key_sha256=hash_key("mg-acme-0123456789"))]
+        store = Flaky(tmp_path / "t.sqlite")
+        directory = LiveDirectory(store, GatewayMetrics(CollectorRegistry()), refresh_interval_s=0.01)
+        async with AsyncExitStack() as stack:
+            await directory.start(
+                stack,
+                setup=lambda: import_config_tenants(store, yaml_tenants, now=0.0),
+                fallback=config_snapshot(yaml_tenants, now=0.0),
+            )
+            assert directory.authenticate("Bearer mg-acme-0123456789").name == "acme"
+            await store.create_tenant(TenantRecord("globex"))  # written while "down" for the readers
+            store.up = True
+            for _ in range(200):  # bounded: 2 s at most
+                if "globex" in directory.tenants:
+                    break
+                await asyncio.sleep(0.01)
+            assert set(directory.tenants) == {"acme", "globex"}
+            assert (await store.snapshot()).keys["cfg-acme"].tenant == "acme"  # the import ran once up
+        await store.close()
+
+    asyncio.run(main())
