@@ -17,7 +17,11 @@ from typing import Protocol
 
 from gateway.ratelimit.window import WINDOW_S, BucketState, Refusal, check
 
-__all__ = ["AdmitOutcome", "Bucket", "LimiterBackend", "MemoryLimiter"]
+__all__ = ["AdmitOutcome", "Bucket", "LimiterBackend", "LimiterUnavailable", "MemoryLimiter"]
+
+
+class LimiterUnavailable(Exception):
+    """The backend could not be reached; the request's rate-limit state is unknown."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from gateway.auth import Tenant
 from gateway.errors import RateLimitExceeded, ServiceNotReady
 from gateway.metrics import GatewayMetrics
-from gateway.ratelimit.backend import Bucket, LimiterBackend
-from gateway.ratelimit.redis_backend import LimiterUnavailable
+from gateway.ratelimit.backend import Bucket, LimiterBackend, LimiterUnavailable
 from gateway.ratelimit.window import BucketState, Refusal, format_reset, reset_after
 
 __all__ = ["RateLimiter", "Ticket", "buckets_for", "create_rate_limiter", "rate_limit_headers"]

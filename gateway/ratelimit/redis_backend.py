@@ -23,7 +23,7 @@ from typing import Any
 import redis.asyncio
 from redis.exceptions import RedisError
 
-from gateway.ratelimit.backend import AdmitOutcome, Bucket
+from gateway.ratelimit.backend import AdmitOutcome, Bucket, LimiterUnavailable
 from gateway.ratelimit.window import WINDOW_S, BucketState, Refusal
 
 __all__ = ["LimiterUnavailable", "RedisLimiter"]
@@ -98,10 +98,6 @@ end
 return 1
 """
 _TTL_MS = math.ceil((WINDOW_S + 60) * 1000)
-
-
-class LimiterUnavailable(Exception):
-    """Redis could not be reached; the request's rate-limit state is unknown."""
 
 
 def _text(value: Any) -> str:
