@@ -115,7 +115,7 @@ class OutcomeRecorder:
                     used = usage.input_tokens + usage.output_tokens if usage else 0
                     await self.tenancy.settle(call.rate_ticket, tokens=used)
             except asyncio.CancelledError:
-                cancelled = True  # the settlement itself goes on (shielded): finish the record first
+                cancelled = True  # the settlement itself lands regardless: finish the record first
             self._meter(call, outcome, cost)
             self._end_span(call, outcome, cost)
             self._log(call, outcome, cost)
@@ -142,7 +142,8 @@ class OutcomeRecorder:
                 "request %s cost $%.6f, more than the $%.6f reserved (upstream usage %s); billed as reported",
                 call.request_id, cost, reservation.amount_usd, usage,
             )  # fmt: skip
-        await asyncio.shield(self.settler.settle(reservation, cost if generated else 0.0))
+        # No shield needed: a ledger's settle lands even if its caller is cancelled (SpendLedger.settle).
+        await self.settler.settle(reservation, cost if generated else 0.0)
 
     def _meter(self, call: Call, outcome: Outcome, cost: float) -> None:
         m = self.metrics

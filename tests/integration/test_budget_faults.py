@@ -230,3 +230,39 @@ def test_an_unreachable_redis_fails_llm_closed_and_leaves_churn_and_start_up_alo
             headers=AUTH,
         )
         assert churn.status_code == 200
+
+
+def test_a_non_streaming_client_that_leaves_cancels_the_upstream_request(
+    make_settings: Callable[..., Settings],
+) -> None:
+    sim = SimConfig(ttft_ms=1, itl_ms=50, tokens=100, seed=9)  # a 5-second answer
+    with llm_stack(make_settings, sim=sim) as stack:
+        body = {"model": MODEL, "messages": MESSAGES, "max_tokens": 100}
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{stack.gateway_url}/v1/chat/completions", json=body, headers=AUTH, timeout=0.5)
+        _wait_for(lambda: _metric(stack, "modelgate_llm_requests_total", status="499") == 1, seconds=5)
+        assert _metric(stack, "modelgate_llm_requests_in_flight") == 0
+        sim_metrics = httpx.get(f"{stack.sim_url}/metrics").text
+        assert any(
+            'finished_reason="abort"' in line and line.endswith(" 1.0") for line in sim_metrics.splitlines()
+        )
+        budget = httpx.get(f"{stack.gateway_url}/v1/budget", headers=AUTH).json()
+        assert budget["day"]["reserved_usd"] == 0.0 and budget["day"]["spent_usd"] == 0.0
+
+
+def test_a_stream_that_outlives_the_total_timeout_ends_with_an_error_and_is_billed(
+    make_settings: Callable[..., Settings],
+) -> None:
+    sim = SimConfig(ttft_ms=1, itl_ms=10, tokens=1000, seed=10)  # ~10 s of tokens
+    with llm_stack(make_settings, sim=sim, llm={"total_timeout_s": 1.0}) as stack:
+        client = openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key=ACME_KEY, max_retries=0)
+        got = 0
+        with pytest.raises(openai.APIError, match="total_timeout"):
+            for chunk in client.chat.completions.create(
+                model=MODEL, messages=MESSAGES, max_tokens=1000, stream=True
+            ):
+                got += bool(chunk.choices and chunk.choices[0].delta.content)
+        assert 0 < got < 1000
+        _wait_for(lambda: _metric(stack, "modelgate_llm_requests_in_flight") == 0)
+        assert _metric(stack, "modelgate_requests_total", route="/v1/chat/completions", status="504") == 1
+        assert _metric(stack, "modelgate_llm_tokens_total", tenant="acme", type="output") == got
