@@ -21,7 +21,8 @@ JOBS_EXTRA_MODULES = frozenset({"evidently", "langfuse", "openai", "croniter", "
 # name -> ("module:function", one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "init": ("gateway.commands.init:main", "write a commented starter modelgate.yaml"),
-    "tenants": ("gateway.commands.tenants:main", "add or list tenants and their API keys"),
+    "tenants": ("gateway.commands.tenants:main", "manage tenants and their API keys in the tenant store"),
+    "admin": ("gateway.commands.admin:main", "create an admin API key (admin create-key)"),
     "serve": ("gateway.commands.serve:main", "run the gateway under uvicorn"),
     "logs": ("gateway.commands.logs:main", "compact the request logs, apply retention (logs compact)"),
     "churn": ("adapters.churn.cli:main", "train the churn model (churn train)"),

@@ -13,9 +13,27 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["GENAI_PROVIDER", "LATENCY_BUCKETS", "OTHER", "TOKEN_USAGE_BUCKETS", "GatewayMetrics"]
+__all__ = [
+    "AUTH_FAILURE_REASONS",
+    "GENAI_PROVIDER",
+    "LATENCY_BUCKETS",
+    "OTHER",
+    "TOKEN_USAGE_BUCKETS",
+    "GatewayMetrics",
+]
 
 OTHER = "other"
+AUTH_FAILURE_REASONS = (
+    "missing",
+    "malformed",
+    "unknown",
+    "expired",
+    "revoked",
+    "lane_not_allowed",
+    "model_not_allowed",
+    "admin_unknown",
+    "admin_tenant_key",
+)
 
 # Fine resolution between 1 ms and 100 ms, where a healthy gateway lives; coarse beyond.
 LATENCY_BUCKETS = (
@@ -191,6 +209,22 @@ class GatewayMetrics:
             ["tenant", "window"],
             registry=r,
         )
+        # Tenancy: bounded label sets (AUTH_FAILURE_REASONS, RATE_LIMITS); never key material.
+        self.auth_failures = Counter(
+            "modelgate_auth_failures",
+            "Requests refused by authentication or key scope, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        for reason in AUTH_FAILURE_REASONS:
+            self.auth_failures.labels(reason)
+        self.rate_limited = Counter(
+            "modelgate_rate_limited",
+            "LLM requests refused by a rate limit (rpm or tpm, of the tenant or of its key).",
+            ["tenant", "limit"],
+            registry=r,
+        )
+
         self.budget_overruns = Counter(
             "modelgate_budget_overrun",
             "Requests whose reported usage cost more than was reserved for them (billed as reported).",
@@ -243,6 +277,13 @@ class GatewayMetrics:
             self.genai_client_tokens.labels(*labels, "input").observe(input_tokens)
         if output_tokens is not None:
             self.genai_client_tokens.labels(*labels, "output").observe(output_tokens)
+
+    def set_tenants(self, tenants: Iterable[str]) -> None:
+        """The tenant label set follows the tenant store (tenants are created while the gateway runs)."""
+        self._tenants = frozenset(tenants)
+
+    def set_models(self, models: Iterable[str]) -> None:
+        self._models = frozenset(models)
 
     def tenant_label(self, tenant: str) -> str:
         return tenant if tenant in self._tenants else OTHER

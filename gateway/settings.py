@@ -12,6 +12,7 @@ Env overrides use `MODELGATE_` and `__` between levels: `MODELGATE_SERVER__PORT=
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ from gateway.routing.config import (
 from gateway.tracing.config import TracingConfig
 
 __all__ = [
+    "AdminSettings",
     "BudgetSettings",
     "ChurnSettings",
     "ConfigError",
@@ -41,6 +43,7 @@ __all__ = [
     "PriceSettings",
     "ServerSettings",
     "Settings",
+    "TenancySettings",
     "TenantSettings",
     "load_settings",
 ]
@@ -89,6 +92,18 @@ class TenantSettings(BaseModel):
     )
     monthly_usd: float | None = Field(
         None, ge=0, description="Hard LLM budget per UTC calendar month in USD; null = none."
+    )
+    rpm: int | None = Field(
+        None, ge=1, description="LLM requests per minute, shared by all replicas; null = unlimited."
+    )
+    tpm: int | None = Field(
+        None,
+        ge=1,
+        description="LLM tokens per minute (worst case held at admission, corrected at settlement); "
+        "null = unlimited.",
+    )
+    max_concurrency: int | None = Field(
+        None, ge=1, description="Most LLM requests of this tenant in flight at once; null = unlimited."
     )
 
 
@@ -246,6 +261,43 @@ class LogsSettings(BaseModel):
     )
 
 
+class TenancySettings(BaseModel):
+    model_config = _STRICT
+    sqlite_path: Path | None = Field(
+        None,
+        description="SQLite tenant store (budgets.backend sqlite); default <data_dir>/tenants.sqlite. "
+        "With budgets.backend redis the tenants live in budgets.redis_url.",
+    )
+    refresh_interval_s: float = Field(
+        0.25,
+        gt=0,
+        le=1.0,
+        description="How often each replica checks the store for new tenants, keys and revocations.",
+    )
+
+
+class AdminSettings(BaseModel):
+    model_config = _STRICT
+    key_sha256: list[str] = Field(
+        default_factory=list,
+        description="SHA-256 (hex) of the admin API keys (`modelgate admin create-key` adds one); "
+        "empty = the admin API refuses every request.",
+    )
+
+    @field_validator("key_sha256", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("key_sha256")
+    @classmethod
+    def _hex(cls, value: list[str]) -> list[str]:
+        for i, h in enumerate(value):
+            if not re.fullmatch(r"[0-9a-f]{64}", h):
+                raise ValueError(f"admin.key_sha256[{i}]: expected 64 lower-case hex digits")
+        return value
+
+
 class JobsSettings(BaseModel):
     model_config = _STRICT
     results_dir: Path | None = Field(
@@ -273,7 +325,15 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(Path("data"), description="Root for models, logs, ledgers and job results.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")  # type: ignore[arg-type]
-    tenants: list[TenantSettings] = Field(default_factory=list, description="Tenants and their key hashes.")
+    tenants: list[TenantSettings] = Field(
+        default_factory=list,
+        description="Tenants and their key hashes, imported into the tenant store at start-up and on SIGHUP.",
+    )
+    tenancy: TenancySettings = Field(
+        default_factory=TenancySettings,  # type: ignore[arg-type]
+        description="Tenant store shared by replicas.",
+    )
+    admin: AdminSettings = Field(default_factory=AdminSettings, description="Admin API (/admin/v1/).")
     development_key: str | None = Field(
         None,
         min_length=16,
@@ -373,6 +433,10 @@ class Settings(BaseSettings):
         return self.budgets.sqlite_path or self.data_dir / "ledger.sqlite"
 
     @property
+    def tenant_store_path(self) -> Path:
+        return self.tenancy.sqlite_path or self.data_dir / "tenants.sqlite"
+
+    @property
     def settle_journal_dir(self) -> Path:
         return self.budgets.journal_dir or self.data_dir / "settle-journal"
 
@@ -405,6 +469,7 @@ class Settings(BaseSettings):
                     }
                 ),
                 "jobs": self.jobs.model_copy(update={"results_dir": opt(self.jobs.results_dir)}),
+                "tenancy": self.tenancy.model_copy(update={"sqlite_path": opt(self.tenancy.sqlite_path)}),
             }
         )
 

@@ -37,6 +37,7 @@ from gateway.llm.admission import Call, TenantConcurrency
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.routing.attempts import Lease
+from gateway.tenancy.admission import TenantAdmission
 from gateway.tracing import genai
 from gateway.tracing.context import exemplar
 from gateway.tracing.setup import Tracing
@@ -91,6 +92,7 @@ class OutcomeRecorder:
         self.tracing = tracing
         self.settler = settler
         self.concurrency = concurrency
+        self.tenancy = TenantAdmission()  # the app fills it in: the rate limits' settlement
         self.log_writer = log_writer
         self.log_content = log_content
         self._open = 0
@@ -125,6 +127,9 @@ class OutcomeRecorder:
             cost = cost_usd(usage.input_tokens, usage.output_tokens, price) if usage else 0.0
             try:
                 await self._settle(call, outcome, cost)
+                if call.rate_ticket is not None:  # tpm holds what was really used from now on
+                    used = usage.input_tokens + usage.output_tokens if usage else 0
+                    await self.tenancy.settle(call.rate_ticket, tokens=used)
             except asyncio.CancelledError:
                 cancelled = True  # the settlement itself lands regardless: finish the record first
             self._meter(call, outcome, cost)

@@ -71,6 +71,10 @@ class StreamRelay(Response):
         self.send_timeout_s = send_timeout_s
         self.stream_headers = _HEADERS
         self.lease = lease
+        if call.rate_ticket is not None:  # x-ratelimit-* for limited tenants
+            self.stream_headers = _HEADERS + [
+                (k.encode(), v.encode()) for k, v in call.rate_ticket.headers.items()
+            ]
         self.meter = StreamMeter(call.request.client_wants_usage, keep_text=keep_text)
         if started is not None:
             # The first line was read before the relay existed (upstream_call.py): time from the call's start.

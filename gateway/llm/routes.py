@@ -83,7 +83,8 @@ async def _complete(
     if outcome.error is not None:
         raise outcome.error if isinstance(outcome.error, GatewayError) else to_gateway_error(outcome.error)
     assert outcome.body is not None
-    return Response(outcome.body, media_type="application/json")
+    rate_headers = call.rate_ticket.headers if call.rate_ticket is not None else None
+    return Response(outcome.body, media_type="application/json", headers=rate_headers)
 
 
 async def _open_stream(

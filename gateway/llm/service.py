@@ -19,7 +19,7 @@ import logging
 from contextlib import AsyncExitStack
 
 from adapters.vllm.client import VLLMClient, make_session
-from gateway.auth import Tenant, TenantDirectory
+from gateway.auth import Tenant
 from gateway.budget.factory import create_ledger
 from gateway.budget.journal import JournaledSettler
 from gateway.budget.pricing import Price
@@ -152,7 +152,7 @@ async def build_llm_service(
             on_failure=metrics.settle_failures.inc,
         )
         await settler.start(stack)
-    tenants = list(TenantDirectory.from_settings(settings).tenants.values())
+    tenants = [Tenant(t.name, t.daily_usd, t.monthly_usd) for t in settings.tenants]  # the app keeps it fresh
     spend = SpendTracker(ledger, metrics, tenants, soft_fraction=b.soft_fraction)
     await spend.start(stack)
     concurrency = TenantConcurrency(llm.max_concurrent_per_tenant)
