@@ -29,12 +29,14 @@ $(TOOLS)/phoenix/bin/phoenix:
 
 tools: $(TOOLS)/phoenix/bin/phoenix
 
-# Debian packages the integration tiers use: a real Redis for the shared budget ledger and a real
-# Prometheus + promtool for prometheus.yml and alerts.yml. Installed only when missing.
+# Debian packages the integration tiers use: a real Redis for the shared budget ledger, a real
+# Prometheus + promtool for prometheus.yml and alerts.yml, and a real Alertmanager (+ amtool) for
+# deploy/alertmanager.yml and the scorecard. Installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -12,7 +12,7 @@ from evals_helpers import CORE_ANSWERS, MODEL
 
 from adapters.vllm.sim.config import SimConfig
 from adapters.vllm.sim.server import SimServer
-from gateway.demo.processes import free_port
+from monitoring.stack.processes import free_port
 
 
 @pytest.fixture
