@@ -27,7 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("evals.cli:main", "run eval suites and judge production samples"),
     "schedule": ("monitoring.schedule:main", "run the configured jobs on their cron schedules"),
     "demo": ("monitoring.demo.run:main", "start everything, drive traffic, inject faults, show what fired"),
-    "scorecard": ("monitoring.scorecard.cli:main", "a simulated month of faults: time to detect, false alarms"),
+    "scorecard": ("monitoring.scorecard.cli:main", "simulated month of faults: time to detect, false alarms"),
 }
 
 
