@@ -10,7 +10,15 @@ from gateway.auth import Tenant
 from gateway.services import Services
 from gateway.tracing.context import set_tenant
 
-__all__ = ["RequestIdDep", "ServicesDep", "TenantDep", "request_id_of", "services_of", "tenant_of"]
+__all__ = [
+    "RequestIdDep",
+    "ServicesDep",
+    "TenantDep",
+    "client_request_id_of",
+    "request_id_of",
+    "services_of",
+    "tenant_of",
+]
 
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its threadpool, and
@@ -32,6 +40,12 @@ def tenant_of(request: Request) -> Tenant:
 def request_id_of(request: Request) -> str:
     rid: str = request.scope.get("state", {}).get("request_id") or ""
     return rid
+
+
+def client_request_id_of(request: Request) -> str | None:
+    """The client's own `x-request-id`, kept for logs and spans; never our id, never sent upstream."""
+    cid: str | None = request.scope.get("state", {}).get("client_request_id")
+    return cid
 
 
 async def get_services(request: Request) -> Services:

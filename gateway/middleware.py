@@ -19,6 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.errors import error_body
 from gateway.metrics import OTHER, GatewayMetrics
 
+OUTCOME_STATUS = (
+    "outcome_status"  # scope["state"] key: a response's real status when it differs from its header
+)
+
 __all__ = ["BodySizeLimitMiddleware", "MetricsMiddleware", "backend_of", "status_class"]
 
 UNMEASURED = frozenset({"/metrics"})
@@ -40,9 +44,9 @@ def status_class(status: int) -> str:
 class MetricsMiddleware:
     """Times every HTTP request to its last byte and counts it by route template and status.
 
-    It also gives each request an id (`x-request-id`, echoed back; a client-sent one is kept when sane),
-    stored in `scope["state"]["request_id"]` for the routes and the prediction log. `exemplar` returns the
-    current trace id, if any, so latency buckets link to traces.
+    It also gives each request an id (`x-request-id`, echoed back), stored in `scope["state"]["request_id"]`
+    for the routes and the logs; a sane client-sent `x-request-id` is kept as `client_request_id`.
+    `exemplar` returns the current trace id, if any, so latency buckets link to traces.
     """
 
     def __init__(
@@ -65,8 +69,11 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = _client_request_id(scope) or f"{self._id_prefix}{next(self._id_counter):016x}"
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = f"{self._id_prefix}{next(self._id_counter):016x}"
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        # The client's id is kept apart: logged and traced, never ours, never forwarded upstream.
+        state["client_request_id"] = _client_request_id(scope)
         status = 500
         exemplar: dict[str, str] | None = None
         header = (b"x-request-id", request_id.encode())
@@ -88,6 +95,8 @@ class MetricsMiddleware:
             backend = backend_of(template)
             method = scope["method"] if template != OTHER else OTHER
             elapsed = time.perf_counter() - start
+            # A stream that failed after its 200 header counts with its real outcome (gateway/llm/relay.py).
+            status = state.get(OUTCOME_STATUS, status)
             m = self.metrics
             m.request_duration.labels(backend, template, method, status_class(status)).observe(
                 elapsed, exemplar

@@ -74,6 +74,7 @@ def main(argv: list[str]) -> int:
         access_log=False,  # the metrics and the logs already record every request
         loop="uvloop",
         http="httptools",
-        timeout_graceful_shutdown=int(settings.server.graceful_shutdown_s),
+        # uvicorn waits with asyncio.wait_for, which takes fractions despite the `int` annotation.
+        timeout_graceful_shutdown=settings.server.graceful_shutdown_s,  # type: ignore[arg-type]
     )
     return 0
