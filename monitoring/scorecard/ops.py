@@ -101,9 +101,7 @@ def ops_series(days: int, seed: int, faults: Sequence[Fault]) -> SeriesStore:
         {"model": MODEL, "error_type": "connect"},
         np.where(down, llm, 0),
     )
-    store.counter(
-        "modelgate_llm_stream_failures_total", {"model": MODEL, "kind": "upstream_error"}, midstream
-    )
+    store.counter("modelgate_llm_stream_failures_total", {"model": MODEL, "kind": "transport"}, midstream)
     for tenant, share in zip(TENANTS, TENANT_SHARE, strict=True):
         mine = rng.binomial(ok, share)
         store.counter(
