@@ -1,7 +1,7 @@
 """`modelgate scorecard`: replay a compressed month with injected faults through the project's real rules.
 
     modelgate scorecard [--days 30] [--seed S ...] [--json PATH] [--markdown PATH] [--artifact DIR]
-                        [--ops-only] [--for-override DURATION]
+                        [--ops-only] [--for-override DURATION] [--live]
 
 Per seed: the month's series (monitoring/scorecard/ops.py, ml.py; the ML faults run the jobs' own
 functions on each simulated day's data), evaluated by `promtool test rules` with recording_rules.yml and
@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifact", type=Path, help="churn artifact for the drift jobs (default: train one)")
     p.add_argument("--ops-only", action="store_true", help="skip the model-validity faults (no Evidently)")
     p.add_argument("--for-override", metavar="DURATION", help="replace every alert's `for:` (experiments)")
+    p.add_argument(
+        "--live", action="store_true", help="also run the 20%% error spike live and compare (about 5 min)"
+    )
     return p
 
 
@@ -133,6 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(f"error: {exc}")
             return 2
     body = {"seeds": seeds, "cards": cards, "met": all(c["met"] for c in cards), **cards[0]}
+    if args.live:
+        from monitoring.scorecard.live import live_error_spike
+
+        _say("the 20% error spike, live: simulator, gateway, Prometheus (about 5 minutes)")
+        body["live"] = live_error_spike(0.2)
+        _say(f"live: {body['live']}")
     text = json.dumps(body, indent=2, sort_keys=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
