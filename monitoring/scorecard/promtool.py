@@ -1,12 +1,12 @@
 """Evaluate the project's real rules over a generated month with `promtool test rules`, and read the result.
 
 promtool's unit-test runner is Prometheus's own rule engine: it loads recording_rules.yml and alerts.yml,
-evaluates every group in order at each step (one minute here), honours `for:`, and writes the `ALERTS`
+evaluates every group in order at each step (two minutes here, see STEP), honours `for:`, writes the `ALERTS`
 series, all over input series given one sample a minute. Nothing is asserted: each question is a
 `promql_expr_test` expecting no samples, so promtool prints what it got, and that is the answer:
 
-- first firing of each alert inside a window: `min_over_time(timestamp(ALERTS{alertstate="firing"})[W:1m])`
-- onsets inside a window: `sum_over_time((firing unless firing offset 1m)[W:1m])`
+- first firing of each alert inside a window: `min_over_time(timestamp(ALERTS{alertstate="firing"})[W:2m])`
+- onsets inside a window: `sum_over_time((firing unless firing offset 2m)[W:2m])`
 
     answers = evaluate(store, [Query("f1", "first", start=120, end=300)], for_override=None)
     answers["f1"]      # [({"alertname": "HighErrorRate", "backend": "churn", ...}, 7260.0)]
@@ -32,6 +32,10 @@ from monitoring.stack.prometheus import RULE_FILES, write_rules
 __all__ = ["PromtoolError", "Query", "evaluate", "format_values"]
 
 FIRING = 'ALERTS{alertstate="firing"}'
+# promtool's unit-test engine caps one query at 10,000 samples. Evaluating every minute, the 7-day
+# baselines (`avg_over_time(<per-step record>[7d] offset 1d)`) would read 10,080 samples of a recorded
+# series; every two minutes they read 5,040. Input series stay one sample a minute.
+STEP = "2m"
 _EXPR = re.compile(r'^\s*expr: "(?P<expr>.*)", time: (?P<time>\S+),?$')
 _GOT = re.compile(r"^\s*got: (?P<body>.*)$")
 _SAMPLE = re.compile(r"\{(?P<labels>.*)\} (?P<value>\S+)")
@@ -54,8 +58,8 @@ class Query:
     def expr(self) -> str:
         width = f"{self.end - self.start}m"
         if self.what == "first":
-            return f"min_over_time(timestamp({FIRING})[{width}:1m])"
-        return f"sum_over_time(({FIRING} unless {FIRING} offset 1m)[{width}:1m])"
+            return f"min_over_time(timestamp({FIRING})[{width}:{STEP}])"
+        return f"sum_over_time(({FIRING} unless {FIRING} offset {STEP})[{width}:{STEP}])"
 
 
 def format_values(values: np.ndarray) -> str:
@@ -68,7 +72,7 @@ def format_values(values: np.ndarray) -> str:
 def _test_file(store: SeriesStore, queries: Sequence[Query], rule_dir: Path) -> dict[str, object]:
     return {
         "rule_files": [str(rule_dir / name) for name in RULE_FILES],
-        "evaluation_interval": "1m",
+        "evaluation_interval": STEP,
         # Recording groups before the alert groups, as in tests/alerts: an alert sees this step's records.
         "group_eval_order": _group_order(rule_dir),
         "tests": [
@@ -101,7 +105,6 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="modelgate-scorecard-") as tmp:
         work = Path(tmp)
         write_rules(work, for_override)
-        _fit_sample_cap(work / "recording_rules.yml")
         test = work / "month.test.yml"
         with test.open("w", encoding="utf-8") as fh:
             yaml.safe_dump(_test_file(store, queries, work), fh, sort_keys=False, width=1 << 30)
@@ -124,14 +127,6 @@ def evaluate(
     if "FAILED" in out and not any(answers.values()) and "got:" not in out:
         raise PromtoolError(f"promtool could not evaluate the month: {out.strip()[-2000:]}")
     return answers
-
-
-def _fit_sample_cap(path: Path) -> None:
-    """promtool's unit-test engine caps one query at 10,000 samples; 7 days of a per-minute recorded
-    series is 10,080. In the scorecard's copy only, the 7-day baselines read every second minute
-    (`[7d:2m]`, 5,040 points): the same mean and spread of the same series, half the points."""
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("[7d] offset 1d", "[7d:2m] offset 1d"), encoding="utf-8")
 
 
 def _minutes(duration: str) -> str:
