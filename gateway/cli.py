@@ -32,7 +32,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "performance": ("monitoring.performance.cli:main", "true and estimated model performance"),
     "eval": ("evals.cli:main", "run eval suites and judge production samples"),
     "schedule": ("monitoring.schedule:main", "run the configured jobs on their cron schedules"),
-    "demo": ("gateway.demo.run:main", "start everything, drive traffic, inject faults, show what fired"),
+    "demo": ("monitoring.demo.run:main", "start everything, drive traffic, inject faults, show what fired"),
+    "scorecard": ("monitoring.scorecard.cli:main", "simulated month of faults: time to detect, false alarms"),
 }
 
 

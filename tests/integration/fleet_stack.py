@@ -25,7 +25,7 @@ from conftest_helpers import ACME_KEY, metric_samples
 from servers import REPO, free_port, modelgate_process, wait_http
 
 from gateway.auth import hash_key
-from gateway.demo.processes import stop_process
+from monitoring.stack.processes import stop_process
 
 LLAMA = "llama-3-8b"
 QWEN = "qwen-2.5-7b"
