@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 import pyarrow.dataset as ds
 import yaml
-from conftest_helpers import ACME_KEY, metric_samples
-from servers import REPO, free_port, modelgate_process, wait_http
 
 from gateway.auth import hash_key
 from monitoring.stack.processes import stop_process
+from support.conftest_helpers import ACME_KEY, metric_samples
+from support.servers import REPO, free_port, modelgate_process, wait_http
 
 LLAMA = "llama-3-8b"
 QWEN = "qwen-2.5-7b"

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
-from prometheus_server import find_prometheus, free_port, run_prometheus
 
 from monitoring.stack.alertmanager import run_alertmanager
 from monitoring.stack.webhook import WebhookSink
+from support.prometheus_server import find_prometheus, free_port, run_prometheus
 
 pytestmark = [
     pytest.mark.integration,

@@ -21,8 +21,9 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from conftest_helpers import ACME_KEY
 from fleet_stack import LLAMA, PRICES, QWEN, Fleet, fleet
+
+from support.conftest_helpers import ACME_KEY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -11,15 +11,15 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from conftest_helpers import ACME_KEY, metric_samples
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from servers import uvicorn_thread
 
 from adapters.vllm.sim.app import create_sim_app
 from adapters.vllm.sim.config import SimConfig
 from gateway.app import create_app
 from gateway.settings import Settings
 from gateway.tracing.setup import setup_tracing
+from support.conftest_helpers import ACME_KEY, metric_samples
+from support.servers import uvicorn_thread
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from conftest_helpers import ACME_KEY, metric_samples
-from llm_stack import MODEL, LLMStack, llm_stack
 
 from gateway.auth import hash_key
 from gateway.settings import Settings
 from gateway.tenancy.records import issue_key
 from gateway.tenancy.sqlite_store import SqliteTenantStore
+from support.conftest_helpers import ACME_KEY, metric_samples
+from support.llm_stack import MODEL, LLMStack, llm_stack
 
 pytestmark = pytest.mark.integration
 
