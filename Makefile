@@ -83,9 +83,9 @@ LITELLM_VERSION := 1.106.12
 
 bench-peers: $(TOOLS)/portkey/.installed $(TOOLS)/litellm/.installed
 
-$(TOOLS)/portkey/.installed: bench/peers/portkey-package.json
+$(TOOLS)/portkey/.installed: bench/portkey-package.json
 	mkdir -p $(TOOLS)/portkey
-	cp bench/peers/portkey-package.json $(TOOLS)/portkey/package.json
+	cp bench/portkey-package.json $(TOOLS)/portkey/package.json
 	cd $(TOOLS)/portkey && npm install --no-audit --no-fund --omit=dev > install.log 2>&1 \
 	  || { tail -5 install.log; exit 1; }
 	touch $@

@@ -2,7 +2,7 @@
 
 Both are installed by `make bench-deps` (the Makefile's `bench-peers` target) into folders of their own:
 
-- Portkey, `@portkey-ai/gateway` from npm in `.tools/portkey` (bench/peers/portkey-package.json, with
+- Portkey, `@portkey-ai/gateway` from npm in `.tools/portkey` (bench/portkey-package.json, with
   `@hono/node-server` pinned to 1.12.2 through npm `overrides`: later versions break its streaming).
   Run as `node …/build/start-server.js --port=N --headless`; it has no config file, each request names its
   provider and upstream in headers (`x-portkey-provider: openai`, `x-portkey-custom-host`).
