@@ -128,7 +128,10 @@ def litellm_config(upstreams: Mapping[str, str], model: str) -> dict[str, object
             for name, base in upstreams.items()
         ],
         "general_settings": {"master_key": LITELLM_MASTER_KEY},
-        "litellm_settings": {"telemetry": False, "drop_params": True},
+        # No tokenizer download: the model name holds "llama-3", for which LiteLLM would fetch a Hugging
+        # Face tokenizer to count streamed tokens, retrying ~20 s per request on a machine offline.
+        # tiktoken (shipped with it) counts instead.
+        "litellm_settings": {"telemetry": False, "drop_params": True, "disable_hf_tokenizer_download": True},
     }
 
 
@@ -160,6 +163,7 @@ def start_peer(
             "LITELLM_MASTER_KEY": LITELLM_MASTER_KEY,
             "LITELLM_LOG": "ERROR",
             "LITELLM_TELEMETRY": "False",
+            "HF_HUB_OFFLINE": "1",
         }
     )
     env.pop("DATABASE_URL", None)
