@@ -120,9 +120,10 @@ class JournaledSettler:
             except Exception as exc:
                 log.info("journaled settlement %s still pending: %s", rid, type(exc).__name__)
                 return  # the ledger is still away: try the rest next round
-            del self._pending[rid]
+            # Landed: forget the file first, then the entry, so "not pending" always means "gone for good".
             if path is not None:
                 await asyncio.to_thread(_unlink, path)
+            del self._pending[rid]
             self.on_pending(self.pending)
 
     def _write(self, reservation: Reservation, usd: float) -> Path | None:

@@ -95,6 +95,13 @@ class _Choice:
     finish_reason: str
     # Its prompt's tokens on the prompt's first choice, 0 on the others (the metrics count a prompt once).
     prompt_tokens: int
+    # `echo`: the prompt text, sent before the first token.
+    prefix: str = ""
+    # False for `echo` with `max_tokens: 0`: the generated token is counted but not shown.
+    shown: bool = True
+
+    def text(self) -> str:
+        return self.prefix + "".join(self.tokens) if self.shown else self.prefix
 
 
 @dataclass(slots=True)
@@ -112,6 +119,8 @@ class _Plan:
     # Decode steps: every sequence advances one token per step, as a batch does.
     steps: int
     completion_tokens: int
+    # Every choice has at least one token (false only for an empty scripted answer).
+    all_started: bool
 
 
 def _active_per_step(choices: list[_Choice], steps: int) -> list[int]:
@@ -214,7 +223,10 @@ class Generation:
             right = self._answers.get(prompt.text.strip()) if self._answers else None
             wrong = False
             if right is None:
-                tokens = pad_pieces(prompt.pieces, self.config.tokens)
+                # The echo answer: the prompt's pieces repeated to --tokens (to the limit with
+                # ignore_eos, to min_tokens if that is more).
+                length = prompt.limit if req.ignore_eos else max(self.config.tokens, req.min_tokens)
+                tokens = pad_pieces(prompt.pieces, length)
             else:
                 if faults.wrong_rate:
                     rng = random.Random(req.seed) if req.seed is not None else self._answer_rng
@@ -223,14 +235,22 @@ class Generation:
             if wrong:
                 self._metrics.faults["wrong"] += 1
                 any_wrong = True
+            if req.ignore_eos:  # no end of sequence: generate up to the limit
+                tokens = pad_pieces(tokens, prompt.limit)
+            elif len(tokens) < req.min_tokens:
+                tokens = pad_pieces(tokens, req.min_tokens)
             finish_reason = "stop"
-            if len(tokens) > prompt.limit:
+            if len(tokens) >= prompt.limit and (req.ignore_eos or len(tokens) > prompt.limit):
                 tokens = tokens[: prompt.limit]
                 finish_reason = "length"
             # vLLM samples each of the n choices; the simulator's answers are deterministic, so they
             # are the same text (what matters to a gateway is their count and their token totals).
-            choices.append(_Choice(tokens, finish_reason, prompt.tokens))
-            choices.extend(_Choice(tokens, finish_reason, 0) for _ in range(req.n - 1))
+            shown = not prompt.echo_only
+            choices.append(_Choice(tokens, finish_reason, prompt.tokens, prompt.echo_text, shown))
+            if req.n > 1:
+                choices.extend(
+                    _Choice(tokens, finish_reason, 0, prompt.echo_text, shown) for _ in range(req.n - 1)
+                )
         prefix = "chatcmpl-" if req.chat else "cmpl-"
         request_id = f"{prefix}{self._id_prefix}{next(self._seq):016x}"
         lengths = [len(c.tokens) for c in choices]
@@ -243,6 +263,7 @@ class Generation:
             faults.overreport_tokens,
             max(lengths),
             sum(lengths),
+            min(lengths) > 0,
         )
 
     def _finished(self, plan: _Plan, reason: str | None = None, steps: int | None = None) -> None:
@@ -272,7 +293,9 @@ class Generation:
             steps = plan.steps
             if steps > 1:
                 if self._itl == 0.0:
-                    started = sum(1 for c in plan.choices if c.tokens)
+                    started = (
+                        len(plan.choices) if plan.all_started else sum(1 for c in plan.choices if c.tokens)
+                    )
                     metrics.itl.observe_many(0.0, plan.completion_tokens - started)
                 else:
                     for step in range(1, steps):
@@ -297,7 +320,7 @@ class Generation:
             plan.request_id,
             plan.created,
             req.model,
-            [("".join(c.tokens), c.finish_reason) for c in plan.choices],
+            [(c.text(), c.finish_reason) for c in plan.choices],
             req.prompt_tokens,
             plan.completion_tokens + plan.overreport,
         )
@@ -344,6 +367,14 @@ class Generation:
             steps = plan.steps
             active = _active_per_step(choices, steps)
             rows = [(i, c.tokens, len(c.tokens) - 1, c.finish_reason) for i, c in enumerate(choices)]
+            if req.prompts[0].echo_text:
+                # `echo`: a choice's first chunk carries its prompt (and only that when not shown).
+                rows = [
+                    (i, [c.prefix + c.tokens[0] if c.shown else c.prefix, *c.tokens[1:]], last, reason)
+                    if c.tokens
+                    else (i, [c.prefix], 0, reason)
+                    for (i, _, last, reason), c in zip(rows, choices, strict=True)
+                ]
             paced = self._itl > 0.0
             if not paced:
                 # Every sequence's tokens after its first one (sum(active) is all tokens).

@@ -67,7 +67,9 @@ def generation_limit(prompt_tokens: int, requested: int | None, max_model_len: i
     return rest if requested is None else min(rest, requested)
 
 
-def check_sampling(n: int, temperature: float | None, top_p: float | None, max_tokens: int) -> None:
+def check_sampling(
+    n: int, temperature: float | None, top_p: float | None, max_tokens: int, min_tokens: int = 0
+) -> None:
     """The parts of `SamplingParams._verify_args` (and the greedy check) that bear on generation."""
     if n < 1:
         raise ApiError(400, f"n must be at least 1, got {n}.")
@@ -89,5 +91,11 @@ def check_sampling(n: int, temperature: float | None, top_p: float | None, max_t
         raise ApiError(400, f"top_p must be in (0, 1], got {top}.", param="top_p")
     if max_tokens < 1:
         raise ApiError(400, f"max_tokens must be at least 1, got {max_tokens}.", param="max_tokens")
+    if min_tokens < 0:
+        raise ApiError(400, f"min_tokens must be greater than or equal to 0, got {min_tokens}.")
+    if min_tokens > max_tokens:
+        raise ApiError(
+            400, f"min_tokens must be less than or equal to max_tokens={max_tokens}, got {min_tokens}."
+        )
     if temp < _SAMPLING_EPS and n > 1:
         raise ApiError(400, f"n must be 1 when using greedy sampling, got {n}.")

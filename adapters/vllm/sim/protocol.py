@@ -1,6 +1,6 @@
 """Request parsing for `/v1/chat/completions` and `/v1/completions`, as vLLM's OpenAI server reads them.
 
-Matched against vLLM's request models and serving code (see docs/api.md, "The vLLM simulator", for the
+Matched against vLLM's request models and serving code (docs/vllm-sim.md names the files and
 commits): every shape vLLM accepts is accepted and generated for. Numbers and booleans are coerced
 laxly as pydantic does (`fields`); the serving-time checks are vLLM's (`limits`). Errors are `ApiError`s,
 rendered by the app as vLLM's error body; a model that is not served is a 404 `NotFoundError`.
@@ -70,6 +70,11 @@ class Prompt:
     tokens: int
     # vLLM's `get_max_tokens`: the request's limit, capped by the rest of the context window.
     limit: int
+    # Completions with `echo`: the prompt as text, put before each choice's text ("" otherwise).
+    echo_text: str = ""
+    # `echo` with `max_tokens: 0`: the choices show only the prompt, yet vLLM generates (and bills) one
+    # token for each (`SamplingParams(max_tokens=1)`).
+    echo_only: bool = False
 
 
 @dataclass(slots=True)
@@ -86,6 +91,10 @@ class GenerationRequest:
     stream: bool
     include_usage: bool
     seed: int | None
+    # Generate up to the limit whatever the answer (vLLM's `ignore_eos`).
+    ignore_eos: bool = False
+    # Generate at least this many tokens before the answer may stop.
+    min_tokens: int = 0
 
     @property
     def prompt_tokens(self) -> int:
@@ -122,6 +131,8 @@ class _Common:
     seed: int | None
     temperature: float | None
     top_p: float | None
+    ignore_eos: bool
+    min_tokens: int
 
 
 def _common(data: dict[str, Any]) -> _Common:
@@ -135,13 +146,32 @@ def _common(data: dict[str, Any]) -> _Common:
         _check_cache_salt(salt)
         lax_cache_salt(salt)
     stream = bool(lax_bool(data.get("stream"), "stream"))
+    options, seed, temperature, top_p = (data.get(k) for k in _OPTIONAL)
     return _Common(
         stream=stream,
-        include_usage=lax_stream_options(data.get("stream_options")),
-        seed=lax_seed(data.get("seed")),
-        temperature=lax_float(data.get("temperature"), "temperature"),
-        top_p=lax_float(data.get("top_p"), "top_p"),
+        include_usage=False if options is None else lax_stream_options(options),
+        seed=None if seed is None else lax_seed(seed),
+        temperature=None if temperature is None else lax_float(temperature, "temperature"),
+        top_p=None if top_p is None else lax_float(top_p, "top_p"),
+        # `ignore_eos: bool = False`, `min_tokens: int = 0`: not nullable.
+        ignore_eos="ignore_eos" in data and bool(_lax_required(data, "ignore_eos", lax_bool, False)),
+        min_tokens=int(_lax_required(data, "min_tokens", lax_int, 0)) if "min_tokens" in data else 0,
     )
+
+
+_OPTIONAL = ("stream_options", "seed", "temperature", "top_p")
+
+
+def _lax_required(data: dict[str, Any], name: str, lax: Any, default: object) -> Any:
+    """A field with a default that may not be sent as null (`bool = False`, `int = 0`)."""
+    if name not in data:
+        return default
+    if data[name] is None:
+        kind = "bool" if isinstance(default, bool) else "int"
+        msg = "Input should be a valid boolean" if kind == "bool" else "Input should be a valid integer"
+        detail = {"type": f"{kind}_type", "loc": ("body", name), "msg": msg, "input": None}
+        raise validation_error([detail], f"body.{name}")
+    return lax(data[name], name)
 
 
 def _check_cache_salt(salt: object) -> None:
@@ -173,26 +203,31 @@ def _model(data: dict[str, Any], served_model: str) -> str:
     return served_model
 
 
+# (answer key, pieces, prompt tokens, the prompt as echoed text)
+_Source = tuple[str, list[str], int, str]
+
+
 def _finish(
-    data: dict[str, Any],
     chat: bool,
     model: str,
-    sources: list[tuple[str, list[str], int]],
+    sources: list[_Source],
     n: int,
     requested: int | None,
     param: str,
     common: _Common,
     max_model_len: int,
+    echo: bool = False,
 ) -> GenerationRequest:
     # vLLM's order: the output limit once, every prompt's length, then per prompt the sampling checks.
     check_output_limit(requested, param, max_model_len)
-    for _, _, tokens in sources:
-        check_prompt_length(tokens, requested, max_model_len)
+    for source in sources:
+        check_prompt_length(source[2], requested, max_model_len)
+    echo_only = echo and requested == 0
     prompts = []
-    for text, pieces, tokens in sources:
-        limit = generation_limit(tokens, requested, max_model_len)
-        check_sampling(n, common.temperature, common.top_p, limit)
-        prompts.append(Prompt(text, pieces, tokens, limit))
+    for text, pieces, tokens, as_text in sources:
+        limit = 1 if echo_only else generation_limit(tokens, requested, max_model_len)
+        check_sampling(n, common.temperature, common.top_p, limit, common.min_tokens)
+        prompts.append(Prompt(text, pieces, tokens, limit, as_text if echo else "", echo_only))
     return GenerationRequest(
         chat=chat,
         model=model,
@@ -202,6 +237,8 @@ def _finish(
         stream=common.stream,
         include_usage=common.include_usage,
         seed=common.seed,
+        ignore_eos=common.ignore_eos,
+        min_tokens=common.min_tokens,
     )
 
 
@@ -231,10 +268,8 @@ def parse_chat(body: bytes, served_model: str, max_model_len: int) -> Generation
     param = "max_tokens"
     if max_completion_tokens is not None:
         requested, param = max_completion_tokens, "max_completion_tokens"
-    source = (last_user[0], last_user[1], prompt_tokens)
-    return _finish(
-        data, True, model, [source], 1 if n is None else n, requested, param, common, max_model_len
-    )
+    source = (last_user[0], last_user[1], prompt_tokens, "")
+    return _finish(True, model, [source], 1 if n is None else n, requested, param, common, max_model_len)
 
 
 def parse_completion(body: bytes, served_model: str, max_model_len: int) -> GenerationRequest:
@@ -266,18 +301,16 @@ def parse_completion(body: bytes, served_model: str, max_model_len: int) -> Gene
     prompt = lax_prompt(raw_prompt)
     model = _model(data, served_model)
     assert n is not None and prompt is not None
-    return _finish(
-        data, False, model, _completion_sources(prompt), n, max_tokens, "max_tokens", common, max_model_len
-    )
+    echo = bool(lax_bool(data.get("echo"), "echo"))
+    sources = _completion_sources(prompt)
+    return _finish(False, model, sources, n, max_tokens, "max_tokens", common, max_model_len, echo)
 
 
-def _completion_sources(
-    prompt: str | list[str] | list[int] | list[list[int]],
-) -> list[tuple[str, list[str], int]]:
-    """(answer key, pieces, prompt tokens) for each prompt of a completions request."""
+def _completion_sources(prompt: str | list[str] | list[int] | list[list[int]]) -> list[_Source]:
+    """Each prompt of a completions request, as a `_Source`."""
     if isinstance(prompt, str):
         pieces = split_tokens(prompt)
-        return [(prompt, pieces, len(pieces))]
+        return [(prompt, pieces, len(pieces), prompt)]
     if not prompt:
         raise ApiError(400, "please provide at least one prompt")
     if isinstance(prompt[0], int):
@@ -288,12 +321,13 @@ def _completion_sources(
     for item in batch:
         if isinstance(item, str):
             pieces = split_tokens(item)
-            sources.append((item, pieces, len(pieces)))
+            sources.append((item, pieces, len(pieces), item))
         else:
             if not item:
                 raise ApiError(400, "The decoder prompt cannot be empty")
             pieces = id_pieces(item)
-            sources.append(("".join(pieces).strip(), pieces, len(item)))
+            text = "".join(pieces)
+            sources.append((text.strip(), pieces, len(item), text))
     return sources
 
 

@@ -8,8 +8,9 @@ vLLM's `model_dump_json(exclude_unset=True)` output:
     data: {"id":"chatcmpl-…","object":"chat.completion.chunk","created":…,"model":"m","choices":[{"index":0,
            "delta":{"content":" world"},"logprobs":null,"finish_reason":null}]}
 
-The last token's chunk carries `finish_reason` (and `stop_reason: null`), as vLLM sends it; with
-`include_usage` a chunk with `"choices":[]` and `usage` follows, then `data: [DONE]`.
+Each chunk carries one choice, its `index` saying which. The last token's chunk of a choice carries
+`finish_reason` (and `stop_reason: null`), as vLLM sends it; with `include_usage` a chunk with
+`"choices":[]` and `usage` (totals over every prompt and choice) follows, then `data: [DONE]`.
 """
 
 from __future__ import annotations

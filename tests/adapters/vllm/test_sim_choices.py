@@ -189,3 +189,40 @@ def test_overreport_fault_inflates_reported_usage(http: httpx.Client, stream: bo
     bad = http.post("/admin/faults", json={"overreport_tokens": -1})
     assert bad.status_code == 400 and "overreport_tokens" in bad.json()["error"]["message"]
     assert http.post("/admin/faults", json={"overreport_tokens": 1.5}).status_code == 400
+
+
+def test_ignore_eos_and_min_tokens_change_how_much_is_generated(http: httpx.Client) -> None:
+    def completion(**fields: Any) -> dict[str, Any]:
+        resp = http.post("/v1/completions", json={"prompt": "a b", **fields})
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    # The echo answer is 5 tokens; ignore_eos generates to the limit, min_tokens at least that many.
+    assert completion(max_tokens=9)["usage"]["completion_tokens"] == 5
+    full = completion(max_tokens=9, ignore_eos=True)
+    assert (full["usage"]["completion_tokens"], full["choices"][0]["finish_reason"]) == (9, "length")
+    assert full["choices"][0]["text"] == "a b a b a b a b a"
+    least = completion(max_tokens=9, min_tokens=7)
+    assert (least["usage"]["completion_tokens"], least["choices"][0]["finish_reason"]) == (7, "stop")
+    assert completion(ignore_eos=True)["usage"]["completion_tokens"] == 16  # the default limit
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_echo_puts_the_prompt_before_each_choice(http: httpx.Client, stream: bool) -> None:
+    body: dict[str, Any] = {"prompt": [[4], [5, 6]], "n": 2, "max_tokens": 2, "echo": True}
+    zero: dict[str, Any] = {**body, "max_tokens": 0}
+    if not stream:
+        resp = http.post("/v1/completions", json=body).json()
+        assert [c["text"] for c in resp["choices"]] == [" t4t4 t4"] * 2 + [" t5 t6t5 t6"] * 2
+        only = http.post("/v1/completions", json=zero).json()
+        assert [c["text"] for c in only["choices"]] == [" t4"] * 2 + [" t5 t6"] * 2
+    else:
+        extra = {"stream": True, "stream_options": {"include_usage": True}}
+        *chunks, usage = _events(http, "/v1/completions", {**body, **extra})
+        assert [c["choices"][0]["text"] for c in chunks[:4]] == [" t4t4", " t4t4", " t5 t6t5", " t5 t6t5"]
+        *only_chunks, only = _events(http, "/v1/completions", {**zero, **extra})
+        assert [c["choices"][0]["text"] for c in only_chunks] == [" t4", " t4", " t5 t6", " t5 t6"]
+        assert [c["choices"][0]["finish_reason"] for c in only_chunks] == ["length"] * 4
+    # The prompt is not billed as output; with max_tokens 0 each choice's one engine token is.
+    assert (usage if stream else resp)["usage"]["completion_tokens"] == 8
+    assert only["usage"]["completion_tokens"] == 4

@@ -83,7 +83,7 @@ def _lax(value: int) -> st.SearchStrategy[object]:
 
 
 @st.composite
-def _completion_bodies(draw: st.DrawFn) -> tuple[dict[str, Any], list[int], int, int]:
+def _completion_bodies(draw: st.DrawFn) -> tuple[dict[str, Any], list[int], int, int, int]:
     prompt, prompt_tokens = draw(_prompts)
     n = draw(st.integers(min_value=1, max_value=3))
     body: dict[str, Any] = {"prompt": prompt, "n": draw(_lax(n))}
@@ -96,7 +96,12 @@ def _completion_bodies(draw: st.DrawFn) -> tuple[dict[str, Any], list[int], int,
         body["max_tokens"] = draw(_lax(limit))
     if draw(st.booleans()):
         body["max_completion_tokens"] = 1  # not a completions field: must not change anything
-    return body, prompt_tokens, n, limit
+    # Tokens each choice generates: the echo answer's, all of the limit with ignore_eos.
+    each = min(ECHO_TOKENS, limit)
+    if draw(st.booleans()):
+        body["ignore_eos"] = True
+        each = limit
+    return body, prompt_tokens, n, limit, each
 
 
 def _generate(
@@ -134,12 +139,12 @@ def _generate(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=_completion_bodies(), stream=st.booleans())
 def test_completions_generate_within_limits_and_report_it(
-    http: httpx.Client, case: tuple[dict[str, Any], list[int], int, int], stream: bool
+    http: httpx.Client, case: tuple[dict[str, Any], list[int], int, int, int], stream: bool
 ) -> None:
-    body, prompt_tokens, n, limit = case
+    body, prompt_tokens, n, limit, each = case
     texts, usage = _generate(http, "/v1/completions", body, stream)
     assert len(texts) == len(prompt_tokens) * n
-    per_choice = [min(ECHO_TOKENS, limit) for _ in prompt_tokens for _ in range(n)]
+    per_choice = [each for _ in prompt_tokens for _ in range(n)]
     assert [count_tokens(t) for t in texts] == per_choice
     assert usage["prompt_tokens"] == sum(prompt_tokens)
     assert usage["completion_tokens"] == sum(per_choice) <= len(prompt_tokens) * n * limit

@@ -210,3 +210,23 @@ def test_stream_flags() -> None:
         1,
     )
     assert _refused(_completion, prompt="x", stream=True, stream_options=[1]).param == "body.stream_options"
+
+
+def test_generation_length_fields() -> None:
+    req = _completion(prompt="x", ignore_eos="true", min_tokens="2", max_tokens=5)
+    assert (req.ignore_eos, req.min_tokens) == (True, 2)
+    assert _refused(_completion, prompt="x", ignore_eos=None).param == "body.ignore_eos"
+    assert _refused(_chat, min_tokens=None).param == "body.min_tokens"
+    err = _refused(_completion, prompt="x", min_tokens=6, max_tokens=5)
+    assert err.message == "min_tokens must be less than or equal to max_tokens=5, got 6."
+    assert _refused(_chat, min_tokens=-1).message == "min_tokens must be greater than or equal to 0, got -1."
+
+
+def test_echo_with_zero_max_tokens_still_generates_one_token() -> None:
+    # vLLM's to_sampling_params: `echo` and `max_tokens == 0` run the engine with max_tokens=1.
+    req = _completion(prompt=["a b", "c"], echo=True, max_tokens=0)
+    assert [(p.echo_text, p.echo_only, p.limit) for p in req.prompts] == [("a b", True, 1), ("c", True, 1)]
+    ids = _completion(prompt=[[4, 5]], echo=True, max_tokens=0).prompts[0]
+    assert (ids.echo_text, ids.tokens) == (" t4 t5", 2)
+    assert _refused(_completion, prompt="x", max_tokens=0).message == "max_tokens must be at least 1, got 0."
+    assert _completion(prompt="x", echo=True, max_tokens=3).prompts[0].limit == 3
