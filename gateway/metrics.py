@@ -9,11 +9,14 @@ Anything else becomes `other`, so no client can mint new series:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["LATENCY_BUCKETS", "OTHER", "GatewayMetrics"]
+__all__ = ["LATENCY_BUCKETS", "OTHER", "GatewayMetrics", "LabelCache"]
+
+_M = TypeVar("_M", Counter, Gauge, Histogram)
 
 OTHER = "other"
 
@@ -27,6 +30,30 @@ SCORE_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
 REQUEST_DURATION_BUCKETS = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01 … 81.92
+
+
+class LabelCache(Generic[_M]):
+    """`metric.labels(*values)`, memoised per label tuple, for the per-request hot paths.
+
+    prometheus_client takes a lock and rebuilds the key on every `labels()` call (~1.5 µs, about ten
+    calls per LLM request); a dict lookup is ~0.2 µs. Label values here come only from closed sets (see
+    the module docstring), so the cache holds no more entries than the series that exist anyway.
+
+        requests = LabelCache(metrics.requests)
+        requests("llm", "/v1/chat/completions", "POST", "200").inc()
+    """
+
+    __slots__ = ("_cache", "_labels")
+
+    def __init__(self, metric: _M) -> None:
+        self._labels: Callable[..., _M] = metric.labels
+        self._cache: dict[tuple[str, ...], _M] = {}
+
+    def __call__(self, *values: str) -> _M:
+        child = self._cache.get(values)
+        if child is None:
+            child = self._cache[values] = self._labels(*values)
+        return child
 
 
 class GatewayMetrics:

@@ -31,7 +31,7 @@ from gateway.errors import GatewayError
 from gateway.llm.accounting import Usage
 from gateway.llm.admission import Call, TenantConcurrency
 from gateway.logwriter import ParquetLogWriter
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import GatewayMetrics, LabelCache
 from gateway.tracing import genai
 from gateway.tracing.setup import Tracing
 
@@ -82,6 +82,14 @@ class OutcomeRecorder:
         self.concurrency = concurrency
         self.log_writer = log_writer
         self.log_content = log_content
+        # The per-request series, resolved once per label tuple (LabelCache).
+        self._in_flight = LabelCache(metrics.llm_in_flight)
+        self._requests = LabelCache(metrics.llm_requests)
+        self._duration = LabelCache(metrics.llm_duration)
+        self._ttft = LabelCache(metrics.ttft)
+        self._tpot = LabelCache(metrics.tpot)
+        self._tokens = LabelCache(metrics.llm_tokens)
+        self._cost = LabelCache(metrics.llm_cost)
         self._open = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -143,21 +151,22 @@ class OutcomeRecorder:
     def _meter(self, call: Call, outcome: Outcome, cost: float) -> None:
         m = self.metrics
         tenant_label = m.tenant_label(call.tenant.name)
-        m.llm_in_flight.labels(call.model_label).dec()
-        m.llm_requests.labels(tenant_label, call.model_label, str(outcome.status)).inc()
+        model = call.model_label
+        self._in_flight(model).dec()
+        self._requests(tenant_label, model, str(outcome.status)).inc()
         duration = time.perf_counter() - call.started
-        m.llm_duration.labels(call.model_label, "true" if call.request.stream else "false").observe(duration)
+        self._duration(model, "true" if call.request.stream else "false").observe(duration)
         if outcome.ttft is not None:
-            m.ttft.labels(call.model_label).observe(outcome.ttft)
+            self._ttft(model).observe(outcome.ttft)
         if outcome.gaps:
-            tpot = m.tpot.labels(call.model_label)
+            tpot = self._tpot(model)
             for gap in outcome.gaps:
                 tpot.observe(gap)
         usage = outcome.usage
         if usage is not None:
-            m.llm_tokens.labels(tenant_label, call.model_label, "input").inc(usage.input_tokens)
-            m.llm_tokens.labels(tenant_label, call.model_label, "output").inc(usage.output_tokens)
-            m.llm_cost.labels(tenant_label, call.model_label).inc(cost)
+            self._tokens(tenant_label, model, "input").inc(usage.input_tokens)
+            self._tokens(tenant_label, model, "output").inc(usage.output_tokens)
+            self._cost(tenant_label, model).inc(cost)
         if isinstance(outcome.error, UpstreamFailure):
             m.llm_upstream_errors.labels(call.model_label, outcome.error.kind).inc()
             if outcome.after_header:
