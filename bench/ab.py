@@ -31,7 +31,7 @@ from bench.llm_section import CHAT_BODY, STREAM_BODY
 from bench.load import HttpMeasurement, LoadOptions, check_post, load_average, measure_http
 from bench.peers_section import pool_http, pool_streams
 from bench.procstat import process_cpu_seconds
-from bench.report import table
+from bench.report import Cell, table
 from bench.servers import REPO, Server
 from bench.stack import churn_artifact, gateway_config, start_gateway, start_sim, start_trace_backend
 from bench.stats import ratio
@@ -132,13 +132,17 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {load_average():.1f}")  # fmt: skip
     if stream:
         pooled = {n: (pool_streams(s1[n]), pool_streams(s32[n])) for n in trees}
-        rows = [[label[n], one["ttft_p50_ms"], one["ttft_p99_ms"], many["ttft_p50_ms"], many["ttft_p99_ms"],
-                 many["cpu_ms_per_stream"]] for n, (one, many) in pooled.items()]  # fmt: skip
+        srows: list[list[Cell]] = [
+            [label[n], one["ttft_p50_ms"], one["ttft_p99_ms"], many["ttft_p50_ms"], many["ttft_p99_ms"],
+             many["cpu_ms_per_stream"]] for n, (one, many) in pooled.items()
+        ]  # fmt: skip
         print(table(["revision", "TTFT x1 p50", "x1 p99", f"x{args.connections} p50",
-                     f"x{args.connections} p99", "CPU ms/stream"], rows, digits=2))  # fmt: skip
+                     f"x{args.connections} p99", "CPU ms/stream"], srows, digits=2))  # fmt: skip
         return 0
     got = {n: pool_http(http[n], f"gateway-{n}") for n in trees}
-    rows = [[label[n], g["rps"], g["cpu_ms"], g["p50_ms"], g["p99_ms"]] for n, g in got.items()]
+    rows: list[list[Cell]] = [
+        [label[n], g["rps"], g["cpu_ms"], g["p50_ms"], g["p99_ms"]] for n, g in got.items()
+    ]
     print(table(["revision", "req/s", "CPU ms/req", "p50 ms", "p99 ms"], rows, digits=3))
     print(
         f"B/A: req/s {ratio(got['B']['rps'], got['A']['rps']):.3f}x, "
