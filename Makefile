@@ -8,7 +8,7 @@ SIM_PORT ?= 8001
 CONFIG ?= modelgate.yaml
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck bench bench-deps bench-peers demo system-deps tools clean
+.PHONY: run test lint typecheck bench bench-deps bench-peers demo system-deps tools clean lock
 
 # A real OTLP trace backend for the tracing integration tests, in a venv of its own: arize-phoenix pulls
 # ~85 packages and pins some below ours, so it stays out of the project's environment.
@@ -48,6 +48,13 @@ run: $(BIN)/.installed $(CONFIG)
 	@$(BIN)/modelgate vllm-sim --host 127.0.0.1 --port $(SIM_PORT) & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/modelgate serve --config $(CONFIG) --host 127.0.0.1 --port $(PORT)
+
+# The images install exactly these (hashes checked): requirements/gateway.lock for the gateway (no jobs
+# extra), requirements/jobs.lock for the jobs. Regenerate after changing dependencies in pyproject.toml.
+LOCK_FLAGS := -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+lock: $(BIN)/.installed
+	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements/gateway.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra jobs -o requirements/jobs.lock pyproject.toml
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

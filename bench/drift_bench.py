@@ -88,7 +88,7 @@ def _day_table(n: int, day: int, day_start: datetime) -> pa.Table:
 
 
 def _log(cache: Path, rows: int, version: str) -> Path:
-    from monitoring.log_window import write_prediction_rows
+    from gateway.logcontract.rows import write_prediction_rows
 
     folder = cache / f"log-{rows}"
     done = folder / "_COMPLETE"  # '_' files are skipped by the reader

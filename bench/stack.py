@@ -139,7 +139,7 @@ class TraceBackend:
 
 
 def find_phoenix() -> Path | None:
-    """Arize Phoenix where the integration tests look for it (tests/otlp_backend.py), else None."""
+    """Arize Phoenix where the integration tests look for it (tests/support/otlp_backend.py), else None."""
     for candidate in (
         os.environ.get("MODELGATE_PHOENIX_BIN"),
         str(REPO / ".tools" / "phoenix" / "bin" / "phoenix"),

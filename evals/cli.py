@@ -6,7 +6,9 @@
     modelgate eval history [SUITE] [--model M] [--limit N]
 
 --base-url / --api-key default to $OPENAI_BASE_URL / $OPENAI_API_KEY (the gateway's `/v1` URL and a tenant
-key). Exit codes: 0 no regression, 1 regression, 2 bad input (one line on stderr, never a traceback).
+key). Without --model (and evals.model for `run`) the gateway's only model is used (`GET /v1/models`);
+when it serves several the job exits 2 listing them. Exit codes: 0 no regression, 1 regression, 2 bad
+input (one line on stderr, never a traceback).
 """
 
 from __future__ import annotations
@@ -19,35 +21,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from monitoring.cli_args import OneLineParser, UsageError, positive_int
+
 __all__ = ["build_parser", "main"]
 
 _PROG = "modelgate eval"
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(message)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="modelgate.yaml (default $MODELGATE_CONFIG, then ./modelgate.yaml)")
-    p.add_argument("--model", help="model to evaluate (default evals.model)")
+    p.add_argument("--model", help="model to evaluate (default evals.model, else the gateway's only model)")
     p.add_argument(
         "--base-url", help="gateway OpenAI base URL, e.g. http://127.0.0.1:8000/v1 ($OPENAI_BASE_URL)"
     )
     p.add_argument("--api-key", help="tenant API key ($OPENAI_API_KEY)")
-    p.add_argument("--concurrency", type=_positive_int, help="requests in flight (default evals.concurrency)")
+    p.add_argument("--concurrency", type=positive_int, help="requests in flight (default evals.concurrency)")
     p.add_argument(
         "--baseline", help="trailing:K — compare with the previous K runs (default evals.baseline)"
     )
@@ -57,8 +45,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=_PROG, description="Eval suites, judged production samples, run history.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog=_PROG, description="Eval suites, judged production samples, run history.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     run = sub.add_parser("run", help="run a suite and compare it with its trailing baseline")
     run.add_argument("suite", help="a suite file, or the name of one in evals.suites_dir")
     _add_common(run)
@@ -68,17 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample = sub.add_parser("sample", help="judge a seeded sample of logged LLM traffic")
     _add_common(sample)
-    sample.add_argument(
-        "--days", type=_positive_int, help="days of log to sample (default evals.sample.days)"
-    )
+    sample.add_argument("--days", type=positive_int, help="days of log to sample (default evals.sample.days)")
     sample.add_argument("--rate", type=float, help="share of requests drawn (default evals.sample.rate)")
     sample.add_argument("--seed", type=int, help="seed of the draw (default evals.sample.seed)")
-    sample.add_argument("--max-items", type=_positive_int, help="most rows judged per model")
+    sample.add_argument("--max-items", type=positive_int, help="most rows judged per model")
     history = sub.add_parser("history", help="list recorded runs, newest first")
     history.add_argument("suite", nargs="?", help="only this suite")
     history.add_argument("--config", help="modelgate.yaml")
     history.add_argument("--model", help="only this model")
-    history.add_argument("--limit", type=_positive_int, default=20)
+    history.add_argument("--limit", type=positive_int, default=20)
     return parser
 
 
@@ -86,9 +72,9 @@ def _endpoint(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str
     base_url = args.base_url or environ.get("OPENAI_BASE_URL")
     api_key = args.api_key or environ.get("OPENAI_API_KEY")
     if not base_url:
-        raise _UsageError("no gateway URL: pass --base-url or set OPENAI_BASE_URL")
+        raise UsageError(f"{_PROG}: no gateway URL: pass --base-url or set OPENAI_BASE_URL")
     if not api_key:
-        raise _UsageError("no API key: pass --api-key or set OPENAI_API_KEY")
+        raise UsageError(f"{_PROG}: no API key: pass --api-key or set OPENAI_API_KEY")
     return base_url, api_key
 
 
@@ -116,13 +102,16 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
         "json_path": args.json,
     }
     if common["timeout_s"] <= 0 or common["retries"] < 0:
-        raise _UsageError("--timeout must be > 0 and --retries >= 0")
+        raise UsageError(f"{_PROG}: --timeout must be > 0 and --retries >= 0")
+    from evals.models import NoModel, pick_model
+
     if args.command == "run":
         from evals.run_job import RunRequest, run_eval
 
-        model = args.model or section.model
-        if not model:
-            raise _UsageError("no model: pass --model or set evals.model")
+        try:
+            model = pick_model(args.model or section.model, base_url, api_key, timeout_s=common["timeout_s"])
+        except NoModel as exc:
+            raise UsageError(f"{_PROG}: {exc}") from None
         req = RunRequest(
             suite=args.suite,
             model=model,
@@ -137,14 +126,18 @@ def _dispatch(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO,
     s = section.sample
     rate = args.rate if args.rate is not None else s.rate
     if not 0 < rate <= 1:
-        raise _UsageError("--rate must be in (0, 1]")
+        raise UsageError(f"{_PROG}: --rate must be in (0, 1]")
+    try:
+        sample_model = pick_model(args.model, base_url, api_key, timeout_s=common["timeout_s"])
+    except NoModel as exc:
+        raise UsageError(f"{_PROG}: {exc}") from None
     sample_req = SampleRequest(
         days=args.days or s.days,
         rate=rate,
         seed=args.seed if args.seed is not None else s.seed,
         baseline=args.baseline or s.baseline,
         max_items=args.max_items or s.max_items,
-        model=args.model,
+        model=sample_model,
         **common,
     )
     return run_sample(sample_req, cfg, environ=environ, out=out, err=err)
@@ -165,7 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:  # `--help` of a subcommand
             return int(exc.code or 0)
         return _dispatch(args, os.environ, sys.stdout, sys.stderr)
-    except (_UsageError, EvalInputError, ConfigFileError) as exc:
+    except UsageError as exc:  # its message already starts with the command's name
+        print(exc, file=sys.stderr)
+        return 2
+    except (EvalInputError, ConfigFileError) as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -20,6 +20,7 @@ from evals.judge import DEFAULT_RUBRIC, JudgeConfig
 from evals.regression import RegressionConfig
 from evals.suite import default_suites_dir
 from gateway.configfile import ENV_VAR, ConfigFileError, load_config_file, locate_config, resolve_path
+from gateway.logcontract.locations import resolve_locations
 from monitoring.config import MonitoringConfig, from_mapping
 
 __all__ = ["ConfigFileError", "EvalsConfig", "EvalsSection", "Price", "SampleSettings", "load_evals_config"]
@@ -152,7 +153,8 @@ def _one_line(exc: ValidationError) -> str:
 def from_raw(raw: dict[str, Any], base: Path, config_path: Path | None = None) -> EvalsConfig:
     """Build the config from a parsed file (tests pass a mapping). Raises ConfigFileError (one line)."""
     shared = from_mapping(raw, base, config_path)
-    section_raw = raw.get("evals") or {}
+    # The section with `MODELGATE_EVALS__*` applied, as the gateway's Settings would see it.
+    section_raw = resolve_locations(raw, base).sections["evals"]
     if not isinstance(section_raw, dict):
         raise ConfigFileError("evals must be a mapping")
     try:

@@ -1,13 +1,14 @@
 """Where a finished run's numbers go besides the history: job metrics for Prometheus, and Langfuse.
 
-Job metrics are published through `monitoring.job_results.publish` (the gateway re-exports them):
+Job metrics are published through `gateway.logcontract.job_results.publish` (the gateway re-exports them):
 `modelgate_eval_score{suite, model}`, `modelgate_eval_regression{suite, model}` (0/1) and
 `modelgate_eval_items_total{suite, model, outcome}`.
 
-Langfuse is used when LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY are all set: one trace per
-run (a root span) with one generation per item and its scores, through the official SDK on a private
-TracerProvider (so the SDK never takes over the process's global OpenTelemetry provider), flushed before
-the command exits. A Langfuse failure is logged and never fails the job.
+Langfuse is used when LANGFUSE_BASE_URL (or the older LANGFUSE_HOST), LANGFUSE_PUBLIC_KEY and
+LANGFUSE_SECRET_KEY are all set: one trace per run (a root span) with one generation per item and its
+scores, through the official SDK on a private TracerProvider (so the SDK never takes over the process's
+global OpenTelemetry provider), flushed before the command exits. A Langfuse failure is logged and
+never fails the job.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.records import ItemResult, RunRecord
-from monitoring.job_results import JobMetric, JobRun, publish
+from gateway.logcontract.job_results import JobMetric, JobRun, publish
 
 __all__ = ["LangfuseSettings", "export_to_langfuse", "langfuse_settings", "publish_metrics", "run_metrics"]
 
@@ -63,6 +64,7 @@ def publish_metrics(
     exit_code: int,
     regressed: bool,
     pushgateway_url: str | None,
+    skipped_files: Sequence[str] | None = None,
 ) -> Path:
     run = JobRun(job=job, variant=f"{record.suite}:{record.model}", started_at=record.started_at)
     return publish(
@@ -72,6 +74,8 @@ def publish_metrics(
         metrics=run_metrics(record, regressed=regressed),
         pushgateway_url=pushgateway_url,
         finished_at=record.finished_at,
+        skipped_files=skipped_files,
+        log="llm",
     )
 
 
@@ -84,9 +88,9 @@ class LangfuseSettings:
 
 def langfuse_settings(environ: Mapping[str, str]) -> LangfuseSettings | None:
     """The Langfuse connection when all three variables are set, else None."""
-    host, public, secret = (
-        environ.get(k) for k in ("LANGFUSE_HOST", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY")
-    )
+    # LANGFUSE_BASE_URL is the SDK's current name (since langfuse 3.8.1); LANGFUSE_HOST the older one.
+    host = environ.get("LANGFUSE_BASE_URL") or environ.get("LANGFUSE_HOST")
+    public, secret = environ.get("LANGFUSE_PUBLIC_KEY"), environ.get("LANGFUSE_SECRET_KEY")
     if host and public and secret:
         return LangfuseSettings(host.rstrip("/"), public, secret)
     return None

@@ -1,8 +1,10 @@
 """Draw a seeded sample of the LLM request log (docs/contracts.md, "LLM request log") for judging.
 
-The log is Parquet, hive-partitioned `date=YYYY-MM-DD/model=<name>`. The window is `[end - days, end)` in
-UTC: only its `date=` folders are read, and `ts` is filtered inside the scan. Only successful requests
-(status 200) are candidates, optionally minus some tenants (the eval jobs' own traffic).
+The log and its reader are the log contract's (`gateway.logcontract`: `LLM_LOG`, `read_rows`). The window is
+`[end - days, end)` in UTC: only its `date=` folders are listed, rows are counted from row-group statistics
+and `ts` is filtered inside the scan; unreadable files are skipped and named in `SampleDraw.skipped_files`.
+Only successful requests (status 200) are candidates, optionally minus some tenants (the eval jobs' own
+traffic).
 
 A row is drawn when a hash of (seed, request_id) falls below `rate`: the same log and seed always give the
 same rows, whatever the file layout or row order, and a bigger rate draws a superset. Selection reads only
@@ -24,15 +26,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from evals.errors import LogSampleError
+from gateway.logcontract.schemas import LLM_LOG
+from gateway.logcontract.window import LogReadError, read_rows
 
 __all__ = ["LogSampleError", "SampleDraw", "SampleRow", "draw_sample", "drawn", "parse_prompt"]
-
-_PARTITIONING = ds.partitioning(pa.schema([("date", pa.string()), ("model", pa.string())]), flavor="hive")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class SampleDraw:
     skipped: dict[str, int] = field(default_factory=dict)  # by model: drawn, but no content logged
     candidates: int = 0  # status-200 rows in the window
     capped: dict[str, int] = field(default_factory=dict)  # by model: drawn but over max_items
+    skipped_files: tuple[str, ...] = ()  # unreadable log files left out (truncated by a crash, …)
 
 
 def drawn(request_id: str, seed: int, rate: float) -> bool:
@@ -76,15 +78,6 @@ def parse_prompt(input_messages: str) -> str | list[dict[str, Any]]:
     return value if isinstance(value, str) else input_messages
 
 
-def _dataset(uri: str) -> ds.Dataset:
-    if "://" not in uri and not Path(uri).is_dir():
-        raise LogSampleError(f"no LLM request log at {uri} (is the gateway writing llm.log_uri?)")
-    try:
-        return ds.dataset(uri, format="parquet", partitioning=_PARTITIONING)
-    except (OSError, pa.ArrowException) as exc:
-        raise LogSampleError(f"cannot read the LLM request log at {uri}: {exc}") from None
-
-
 def draw_sample(
     uri: str,
     *,
@@ -99,23 +92,33 @@ def draw_sample(
     """The drawn rows of the window, by model; at most `max_items` per model (lowest hashes first)."""
     end = end or datetime.now(UTC)
     start = end - timedelta(days=days)
-    dates = sorted({(start + timedelta(days=i)).strftime("%Y-%m-%d") for i in range(days + 1)})
-    dataset = _dataset(uri)
-    where = (
-        ds.field("date").isin(dates)
-        & (ds.field("ts") >= pa.scalar(start, pa.timestamp("us", tz="UTC")))
-        & (ds.field("ts") < pa.scalar(end, pa.timestamp("us", tz="UTC")))
-        & (ds.field("status") == 200)
-    )
+    if "://" not in uri and not Path(uri).is_dir():
+        raise LogSampleError(f"no LLM request log at {uri} (is the gateway writing llm.log_uri?)")
+    where = ds.field("status") == 200
+    where_columns = ["status"]
     if exclude_tenants:
         where = where & ~ds.field("tenant").isin(list(exclude_tenants))
-    if model is not None:
-        where = where & (ds.field("model") == model)
-    try:
-        ids = dataset.to_table(columns=["request_id", "model"], filter=where)
-    except (OSError, pa.ArrowException) as exc:
-        raise LogSampleError(f"cannot read the LLM request log at {uri}: {exc}") from None
-    result = SampleDraw(candidates=ids.num_rows)
+        where_columns.append("tenant")
+    models = None if model is None else [model]
+
+    def read(columns: list[str], extra: ds.Expression | None = None, extra_cols: tuple[str, ...] = ()) -> Any:
+        try:
+            return read_rows(
+                uri,
+                LLM_LOG,
+                start,
+                end,
+                columns=columns,
+                where=where if extra is None else where & extra,
+                where_columns=[*where_columns, *extra_cols],
+                values=models,
+            )
+        except LogReadError as exc:
+            raise LogSampleError(f"cannot read the LLM request log at {uri}: {exc}") from None
+
+    first = read(["request_id", "model"])
+    ids = first.table
+    result = SampleDraw(candidates=ids.num_rows, skipped_files=first.skipped_files)
     picked: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for request_id, row_model in zip(ids["request_id"].to_pylist(), ids["model"].to_pylist(), strict=True):
         h = _hash01(request_id, seed)
@@ -129,7 +132,7 @@ def draw_sample(
     if not chosen:
         return result
     columns = ["request_id", "model", "ts", "tenant", "input_messages", "output_text"]
-    table = dataset.to_table(columns=columns, filter=where & ds.field("request_id").isin(chosen))
+    table = read(columns, ds.field("request_id").isin(chosen), ("request_id",)).table
     has_content = pc.and_(pc.is_valid(table["input_messages"]), pc.is_valid(table["output_text"]))
     for row, ok in zip(table.to_pylist(), has_content.to_pylist(), strict=True):
         if ok:

@@ -23,12 +23,12 @@ from evals.errors import BadInput
 from evals.export import export_to_langfuse, langfuse_settings, publish_metrics
 from evals.history import HistoryStore
 from evals.html_report import render_run_report
-from evals.progress import Progress
 from evals.records import ItemResult, RunRecord, outcomes_by_key, summarise_run
 from evals.regression import Verdict, compare_paired, parse_baseline_spec
 from evals.report import run_summary
 from evals.runner import RunSettings, run_items
 from evals.suite import Suite, load_suite, resolve_suite
+from monitoring.progress import ItemProgress
 
 __all__ = ["RunRequest", "new_run_id", "report_paths", "run_eval", "write_text"]
 
@@ -84,7 +84,7 @@ async def _ask_all(
         use_cache=req.use_cache,
     )
     client = make_client(req.base_url, req.api_key, timeout_s=req.timeout_s)
-    bar = Progress(len(suite.items), f"{suite.name} · {req.model}", err)
+    bar = ItemProgress(len(suite.items), f"{suite.name} · {req.model}", err)
     try:
         return await run_items(client, suite.items, settings, store=store, progress=bar)
     finally:

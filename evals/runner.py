@@ -23,10 +23,10 @@ from evals.client import Completion, CompletionError, RetryPolicy, complete
 from evals.config import Price
 from evals.history import HistoryStore
 from evals.judge import JudgeConfig, build_judge_messages, judge_config_from, judge_outcome
-from evals.progress import Progress
 from evals.records import ItemResult
 from evals.scorers import JUDGE, Outcome, Score, apply
 from evals.suite import EvalItem
+from monitoring.progress import ItemProgress
 
 __all__ = ["RunSettings", "judge_text", "run_items"]
 
@@ -147,7 +147,7 @@ async def run_items(
     settings: RunSettings,
     *,
     store: HistoryStore | None = None,
-    progress: Progress | None = None,
+    progress: ItemProgress | None = None,
 ) -> list[ItemResult]:
     """Every item's result, in the suite's order."""
     gate = asyncio.Semaphore(settings.concurrency)

@@ -25,12 +25,12 @@ from evals.export import export_to_langfuse, langfuse_settings, publish_metrics
 from evals.history import HistoryStore
 from evals.judge import JudgeConfig
 from evals.llm_log import SampleDraw, SampleRow, draw_sample, parse_prompt
-from evals.progress import Progress
 from evals.records import ItemResult, RunRecord, summarise_run
 from evals.regression import Verdict, compare_unpaired, parse_baseline_spec
 from evals.report import sample_summary
 from evals.run_job import new_run_id, report_paths, write_text
 from evals.runner import judge_text
+from monitoring.progress import ItemProgress
 
 __all__ = ["SUITE", "SampleRequest", "run_sample"]
 
@@ -59,7 +59,7 @@ async def _judge_rows(
     policy = RetryPolicy(req.retries, cfg.section.retry_backoff_s, req.timeout_s)
     client = make_client(req.base_url, req.api_key, timeout_s=req.timeout_s)
     gate = asyncio.Semaphore(req.concurrency)
-    bar = Progress(len(rows), f"{SUITE} sample", err)
+    bar = ItemProgress(len(rows), f"{SUITE} sample", err)
 
     async def one(row: SampleRow) -> ItemResult:
         async with gate:
@@ -115,6 +115,8 @@ def run_sample(
     models = sorted(set(draw.rows) | set(draw.skipped))
     n_drawn = sum(len(r) for r in draw.rows.values())
     out.write(f"{draw.candidates} logged requests in the window; {n_drawn} drawn with content\n")
+    for bad in draw.skipped_files:
+        err.write(f"warning: skipped unreadable log file {bad}\n")
     if not models:
         out.write("nothing drawn: no requests in the window, or the rate is too low for the traffic\n")
         return 0
@@ -132,13 +134,14 @@ def run_sample(
             )
             summaries[model] = summary
             codes.append(code)
-            _publish(cfg, record, code, environ, results, draw.rows.get(model, []))
+            _publish(cfg, record, code, environ, results, draw.rows.get(model, []), draw.skipped_files)
             out.write(_headline(record, summary) + "\n")
     body = {
         "days": req.days,
         "rate": req.rate,
         "seed": req.seed,
         "candidates": draw.candidates,
+        "skipped_files": list(draw.skipped_files),
         "models": summaries,
     }
     text = json.dumps(body, indent=2, sort_keys=True, default=str)
@@ -195,6 +198,7 @@ def _publish(
     environ: Mapping[str, str],
     results: list[ItemResult],
     rows: list[SampleRow],
+    skipped_files: tuple[str, ...] = (),
 ) -> None:
     publish_metrics(
         cfg.shared.results_dir,
@@ -203,6 +207,7 @@ def _publish(
         exit_code=code,
         regressed=code == 1,
         pushgateway_url=cfg.shared.pushgateway_url,
+        skipped_files=skipped_files,
     )
     lf = langfuse_settings(environ)
     if lf is not None and results:

@@ -1,11 +1,16 @@
 """The significance tests behind the regression verdicts: pure functions, no I/O.
 
 - `mcnemar_p(b, c)`: McNemar's exact conditional test (and its mid-p) for paired pass/fail outcomes,
-  computed exactly with `math.comb` — b = pairs that passed in the baseline and fail now, c = the reverse.
+  the binomial test of `scipy.stats.binomtest` — b = pairs that passed in the baseline and fail now, c =
+  the reverse.
 - `paired_bootstrap(diffs)`: a seeded bootstrap over paired per-item score differences (now − baseline):
   the mean difference, a 95% percentile interval, and a one-sided p-value for "now is worse".
-- `mann_whitney_less(x, y)`: the one-sided Mann–Whitney U test (normal approximation with tie and
-  continuity corrections) that judged production samples use, where nothing is paired.
+- `mann_whitney_less(x, y)`: the one-sided Mann–Whitney U test (`scipy.stats.mannwhitneyu`, normal
+  approximation with tie and continuity corrections) that judged production samples use, where nothing
+  is paired.
+
+The bootstrap stays here: its p-value (a re-centred bootstrap distribution) is not what
+`scipy.stats.bootstrap` computes.
 
     >>> round(mcnemar_p(1, 7), 4), round(mcnemar_p(1, 7, mid_p=True), 4)
     (0.0703, 0.0391)
@@ -13,23 +18,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Literal
 
 import numpy as np
+import scipy.stats
 
 __all__ = ["BootstrapResult", "mann_whitney_less", "mcnemar_p", "paired_bootstrap"]
-
-
-def _binom_half_tail(n: int, k_from: int, k_to: int) -> Fraction:
-    """P(k_from <= X <= k_to) for X ~ Binomial(n, 1/2), exactly."""
-    k_from, k_to = max(k_from, 0), min(k_to, n)
-    if k_from > k_to:
-        return Fraction(0)
-    return Fraction(sum(math.comb(n, k) for k in range(k_from, k_to + 1)), 2**n)
 
 
 def mcnemar_p(
@@ -47,15 +43,15 @@ def mcnemar_p(
     n = b + c
     if n == 0:
         return 1.0
-    point = _binom_half_tail(n, b, b)
-    upper = _binom_half_tail(n, b, n)  # P(X >= b)
+    if not mid_p:
+        return float(scipy.stats.binomtest(b, n, 0.5, alternative=alternative).pvalue)
+    # mid-p: the exact tail minus half the probability of the observed count.
+    point = float(scipy.stats.binom.pmf(b, n, 0.5))
+    upper = float(scipy.stats.binom.sf(b - 1, n, 0.5))  # P(X >= b)
     if alternative == "greater":
-        p = upper - point / 2 if mid_p else upper
-        return float(p)
-    lower = _binom_half_tail(n, 0, b)  # P(X <= b)
-    tail = min(lower, upper)
-    p = 2 * (tail - point / 2) if mid_p else 2 * tail
-    return float(min(p, Fraction(1)))
+        return upper - point / 2
+    lower = float(scipy.stats.binom.cdf(b, n, 0.5))  # P(X <= b)
+    return min(2 * (min(lower, upper) - point / 2), 1.0)
 
 
 @dataclass(frozen=True)
@@ -90,36 +86,14 @@ def paired_bootstrap(diffs: Sequence[float], *, samples: int = 2000, seed: int =
     return BootstrapResult(observed, float(lo), float(hi), (hits + 1) / (samples + 1))
 
 
-def _midranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(values.size, dtype=float)
-    sorted_values = values[order]
-    i = 0
-    while i < values.size:
-        j = i
-        while j + 1 < values.size and sorted_values[j + 1] == sorted_values[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
 def mann_whitney_less(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
-    """(U of x, one-sided p) for H1: x tends to be smaller than y. Normal approximation, tie-corrected,
-    with continuity correction (the same as `scipy.stats.mannwhitneyu(x, y, alternative="less",
-    method="asymptotic")`)."""
+    """(U of x, one-sided p) for H1: x tends to be smaller than y: `scipy.stats.mannwhitneyu(x, y,
+    alternative="less", method="asymptotic")`, tie-corrected, with continuity correction."""
     xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    n1, n2 = xa.size, ya.size
-    if n1 == 0 or n2 == 0:
+    if xa.size == 0 or ya.size == 0:
         return 0.0, 1.0
-    ranks = _midranks(np.concatenate([xa, ya]))
-    u1 = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2)
-    n = n1 + n2
-    _, counts = np.unique(np.concatenate([xa, ya]), return_counts=True)
-    ties = float(((counts**3) - counts).sum())
-    var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))
-    if var <= 0:
-        return u1, 1.0
-    mu = n1 * n2 / 2
-    z = (mu - u1 - 0.5) / math.sqrt(var)
-    return u1, 0.5 * math.erfc(z / math.sqrt(2))
+    if np.unique(np.concatenate([xa, ya])).size == 1:
+        # Every value tied: no evidence either way (scipy's z would divide by zero).
+        return xa.size * ya.size / 2, 1.0
+    result = scipy.stats.mannwhitneyu(xa, ya, alternative="less", method="asymptotic", use_continuity=True)
+    return float(result.statistic), float(result.pvalue)

@@ -25,7 +25,8 @@ from gateway.churn.routes import router as churn_router
 from gateway.churn.serving import ChurnServing
 from gateway.errors import install_error_handlers
 from gateway.job_metrics import JobResultsCollector
-from gateway.log_schemas import CHURN_LOG_SCHEMA, churn_partition
+from gateway.logcontract.rows import churn_partition
+from gateway.logcontract.schemas import PREDICTION_LOG_SCHEMA
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import BodySizeLimitMiddleware, MetricsMiddleware
@@ -64,7 +65,7 @@ def _load_churn(
         counter = metrics.prediction_log_rows
         writer = ParquetLogWriter(
             settings.prediction_log_uri,
-            CHURN_LOG_SCHEMA,
+            PREDICTION_LOG_SCHEMA,
             partition_by=churn_partition,
             flush_rows=settings.prediction_log.flush_rows,
             flush_seconds=settings.prediction_log.flush_seconds,

@@ -12,13 +12,18 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["SUBCOMMANDS", "main"]
+__all__ = ["JOBS_EXTRA_MODULES", "SUBCOMMANDS", "main"]
+
+# Top-level modules of the `jobs` extra (pyproject.toml) that the gateway image lacks (scipy is in the
+# extra too, but scikit-learn installs it anyway).
+JOBS_EXTRA_MODULES = frozenset({"evidently", "langfuse", "openai", "croniter", "jsonschema"})
 
 # name -> ("module:function", one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "init": ("gateway.commands.init:main", "write a commented starter modelgate.yaml"),
     "tenants": ("gateway.commands.tenants:main", "add or list tenants and their API keys"),
     "serve": ("gateway.commands.serve:main", "run the gateway under uvicorn"),
+    "logs": ("gateway.commands.logs:main", "compact the request logs, apply retention (logs compact)"),
     "churn": ("adapters.churn.cli:main", "train the churn model (churn train)"),
     "vllm-sim": ("adapters.vllm.sim.cli:main", "run the vLLM-compatible simulator"),
     "drift": ("monitoring.drift.cli:main", "data and prediction drift jobs"),
@@ -54,7 +59,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if entry is None:
         print(f"modelgate: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    return _load(entry[0])(rest)
+    try:
+        return _load(entry[0])(rest)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in JOBS_EXTRA_MODULES:
+            raise
+        # The gateway-only image: say what to install instead of a traceback.
+        print(
+            f"modelgate {name}: needs the jobs extra (missing {missing}): pip install 'modelgate[jobs]'",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ from typing import Any
 
 import yaml
 
+# The path rules live with the other location rules in the log contract; re-exported for old callers.
+from gateway.logcontract.locations import resolve_path, resolve_uri
+
 __all__ = ["ConfigFileError", "load_config_file", "locate_config", "resolve_path", "resolve_uri"]
 
 ENV_VAR = "MODELGATE_CONFIG"
@@ -57,18 +60,3 @@ def load_config_file(path: Path) -> tuple[dict[str, Any], Path]:
     if not isinstance(data, dict):
         raise ConfigFileError(f"config file {path} must hold a YAML mapping at the top level")
     return data, path.resolve().parent
-
-
-def resolve_path(base: Path, value: str | os.PathLike[str]) -> Path:
-    """A path from the config: absolute as written, else relative to the config file's folder."""
-    p = Path(value).expanduser()
-    return p if p.is_absolute() else (base / p)
-
-
-def resolve_uri(base: Path, value: str) -> str:
-    """Like `resolve_path`, but object-store URIs (`s3://`, `gs://`, …) pass through untouched."""
-    if "://" in value and not value.startswith("file://"):
-        return value
-    if value.startswith("file://"):
-        value = value[len("file://") :]
-    return str(resolve_path(base, value))

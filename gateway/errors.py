@@ -4,8 +4,9 @@
     ├── InvalidRequest               422     invalid_request_error   invalid_value (param names the field)
     ├── PayloadTooLarge              413     invalid_request_error   payload_too_large
     ├── UnsupportedMediaType         415     invalid_request_error   unsupported_media_type
-    ├── AuthenticationFailed         401     authentication_error    invalid_api_key
+    ├── AuthenticationFailed         401     invalid_request_error   invalid_api_key
     ├── NotFound                     404     invalid_request_error   not_found
+    │   └── ModelNotFound            404     invalid_request_error   model_not_found (param "model")
     ├── BudgetExceeded               429     insufficient_quota      budget_exceeded  (x-should-retry: false)
     ├── ConcurrencyLimitExceeded     429     rate_limit_error        concurrency_limit_exceeded
     ├── ServiceNotReady              503     service_unavailable     not_ready
@@ -14,10 +15,16 @@
         ├── UpstreamBadResponse      502     upstream_error          bad_upstream_response
         ├── UpstreamUnavailable      503     upstream_error          upstream_unavailable
         ├── UpstreamTimeout          504     upstream_error          upstream_timeout
-        └── UpstreamStatus           (the upstream's 4xx/429 passed through with its own status)
+        └── UpstreamStatus           (the upstream's 4xx/429 passed through with its own status; type and
+                                      code in OpenAI's words, see `openai_vocabulary`)
 
 Bodies are OpenAI-shaped (https://platform.openai.com/docs/guides/error-codes):
-`{"error": {"message", "type", "param", "code"}}`. Routes raise; nobody copies a try/except into an endpoint.
+`{"error": {"message", "type", "param", "code"}}`, with OpenAI's own `type`/`code` words where OpenAI has
+one, so code written against api.openai.com reads ours the same way: a bad key is 401
+`invalid_request_error`/`invalid_api_key` (the openai SDK raises `AuthenticationError`), an unknown model
+404 `model_not_found` (`NotFoundError`), an upstream rate limit 429 `rate_limit_exceeded`
+(`RateLimitError`), a prompt past the context window 400 `context_length_exceeded` (`BadRequestError`).
+Routes raise; nobody copies a try/except into an endpoint.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ __all__ = [
     "ConcurrencyLimitExceeded",
     "GatewayError",
     "InvalidRequest",
+    "ModelNotFound",
     "NotFound",
     "PayloadTooLarge",
     "ServiceNotReady",
@@ -48,6 +56,7 @@ __all__ = [
     "UpstreamUnavailable",
     "error_body",
     "install_error_handlers",
+    "openai_vocabulary",
 ]
 
 
@@ -66,6 +75,10 @@ class GatewayError(Exception):
     def http_status(self) -> int:
         return self.status
 
+    def openai_words(self) -> tuple[str, str]:
+        """(type, code) of the rendered body."""
+        return self.type, self.code
+
 
 class InvalidRequest(GatewayError):
     status, type, code = 422, "invalid_request_error", "invalid_value"
@@ -80,11 +93,22 @@ class UnsupportedMediaType(GatewayError):
 
 
 class AuthenticationFailed(GatewayError):
-    status, type, code = 401, "authentication_error", "invalid_api_key"
+    # OpenAI answers a bad key with type invalid_request_error (not authentication_error).
+    status, type, code = 401, "invalid_request_error", "invalid_api_key"
 
 
 class NotFound(GatewayError):
     status, type, code = 404, "invalid_request_error", "not_found"
+
+
+class ModelNotFound(NotFound):
+    """The request names a model this gateway does not serve."""
+
+    code = "model_not_found"
+
+    def __init__(self, message: str, **kw: Any):
+        kw.setdefault("param", "model")
+        super().__init__(message, **kw)
 
 
 class BudgetExceeded(GatewayError):
@@ -127,18 +151,71 @@ class UpstreamTimeout(UpstreamError):
 
 
 class UpstreamStatus(UpstreamError):
-    """The upstream answered 4xx/429: its status and message reach the client unchanged."""
+    """The upstream answered 4xx/429: its status and message reach the client unchanged, its type and
+    code translated into OpenAI's words (vLLM says `BadRequestError` / `400`)."""
 
     code = "upstream_status"
 
-    def __init__(self, status: int, message: str, *, upstream_type: str | None = None, **kw: Any):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        upstream_type: str | None = None,
+        upstream_code: str | None = None,
+        **kw: Any,
+    ):
         super().__init__(message, **kw)
         self._status = status
-        self._type = upstream_type or ("rate_limit_error" if status == 429 else "invalid_request_error")
+        self._type, self._code = openai_vocabulary(
+            status, message, upstream_type, upstream_code, kw.get("param")
+        )
 
     @property
     def http_status(self) -> int:
         return self._status
+
+    def openai_words(self) -> tuple[str, str]:
+        return self._type, self._code
+
+
+# OpenAI's error types (https://platform.openai.com/docs/guides/error-codes); anything else an upstream
+# says (vLLM: the exception class name) is replaced by the type OpenAI gives that status.
+_OPENAI_TYPES = frozenset(
+    {"invalid_request_error", "authentication_error", "permission_error", "not_found_error",
+     "rate_limit_error", "insufficient_quota", "requests", "tokens", "server_error"}
+)  # fmt: skip
+_CONTEXT_LENGTH_WORDS = ("maximum context length", "context length is", "context_length_exceeded")
+
+
+def openai_vocabulary(
+    status: int,
+    message: str,
+    upstream_type: str | None = None,
+    upstream_code: str | None = None,
+    param: str | None = None,
+) -> tuple[str, str]:
+    """(type, code) in OpenAI's words for an upstream's 4xx/429 answer.
+
+    An upstream that already speaks OpenAI (a string code) keeps its words. Otherwise: 429 is
+    `rate_limit_error`/`rate_limit_exceeded`; a 400 whose message says the prompt or max_tokens passes the
+    context window (vLLM's wording) is `context_length_exceeded`; a 404 about the model (vLLM: "The model
+    `x` does not exist.", param "model") is `model_not_found`.
+    """
+    text = message.lower()
+    if status == 429:
+        type_, code = "rate_limit_error", "rate_limit_exceeded"
+    elif status == 404 and (param == "model" or "model" in text):
+        type_, code = "invalid_request_error", "model_not_found"
+    elif status == 400 and any(words in text for words in _CONTEXT_LENGTH_WORDS):
+        type_, code = "invalid_request_error", "context_length_exceeded"
+    else:
+        type_, code = "invalid_request_error", "upstream_status"
+    if upstream_type in _OPENAI_TYPES:
+        type_ = upstream_type
+    if upstream_code and not upstream_code.isdigit():  # vLLM's code is the HTTP status: not a word
+        code = upstream_code
+    return type_, code
 
 
 def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> dict[str, Any]:
@@ -146,9 +223,9 @@ def error_body(message: str, type_: str, code: str | None, param: str | None = N
 
 
 def render(exc: GatewayError) -> JSONResponse:
-    type_ = exc._type if isinstance(exc, UpstreamStatus) else exc.type
+    type_, code = exc.openai_words()
     return JSONResponse(
-        error_body(exc.message, type_, exc.code, exc.param), status_code=exc.http_status, headers=exc.headers
+        error_body(exc.message, type_, code, exc.param), status_code=exc.http_status, headers=exc.headers
     )
 
 

@@ -2,8 +2,12 @@
 
 Rows are dicts matching an Arrow schema. A daemon thread batches them and writes one Parquet file per
 partition per flush, every `flush_rows` rows or `flush_seconds`, and on `close()`. When the queue is full
-the row is dropped and counted (never queued without bound). Files appear atomically: written under a
-dot-name (which dataset readers skip) and renamed. Layout and schemas: docs/contracts.md.
+the row is dropped and counted (never queued without bound). Files appear atomically and durably
+(`gateway.logcontract.atomic`: fsync, rename, fsync of the folder on local disks; a failed write leaves no
+temporary file). Layout and schemas: `gateway.logcontract`, docs/contracts.md.
+
+What a crash loses: rows accepted but not yet flushed, at most `flush_rows` rows or `flush_seconds` of
+traffic plus whatever waits in the queue (docs/contracts.md, "Crash safety").
 
     writer = ParquetLogWriter(uri, CHURN_LOG_SCHEMA, partition_by=churn_partition, on_outcome=count)
     writer.start(); writer.submit(row); …; writer.close()
@@ -15,14 +19,15 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
+
+from gateway.logcontract.atomic import write_parquet
+from gateway.logcontract.layout import part_file_name
+from gateway.logcontract.listing import open_log
 
 __all__ = ["ParquetLogWriter"]
 
@@ -47,7 +52,7 @@ class ParquetLogWriter:
 
         `on_outcome("written"|"dropped", n)` is called from the writer thread or the caller.
         """
-        self.filesystem, self.root = pafs.FileSystem.from_uri(uri)
+        self.filesystem, self.root = open_log(uri)
         self.schema = schema
         self.partition_by = partition_by
         self.flush_rows = flush_rows
@@ -116,9 +121,4 @@ class ParquetLogWriter:
 
     def _write(self, folder: str, rows: list[dict[str, Any]]) -> None:
         table = pa.Table.from_pylist(rows, schema=self.schema)
-        directory = f"{self.root.rstrip('/')}/{folder}"
-        self.filesystem.create_dir(directory, recursive=True)
-        name = f"part-{int(time.time() * 1000)}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = f"{directory}/.{name}.tmp"
-        pq.write_table(table, tmp, filesystem=self.filesystem, compression="zstd")
-        self.filesystem.move(tmp, f"{directory}/{name}")
+        write_parquet(self.filesystem, f"{self.root.rstrip('/')}/{folder}", part_file_name(), table)

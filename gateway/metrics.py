@@ -14,7 +14,14 @@ from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["LATENCY_BUCKETS", "OTHER", "GatewayMetrics", "LabelCache"]
+__all__ = [
+    "GENAI_PROVIDER",
+    "LATENCY_BUCKETS",
+    "OTHER",
+    "TOKEN_USAGE_BUCKETS",
+    "GatewayMetrics",
+    "LabelCache",
+]
 
 _M = TypeVar("_M", Counter, Gauge, Histogram)
 
@@ -30,6 +37,11 @@ SCORE_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
 REQUEST_DURATION_BUCKETS = tuple(round(0.01 * 2**i, 2) for i in range(14))  # 0.01 … 81.92
+TOKEN_USAGE_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16 … 67108864
+# gen_ai.provider.name of the upstream, as on the LLM client span (gateway/tracing/genai.py).
+GENAI_PROVIDER = "vllm"
+# The OTel GenAI client metrics' attributes in their Prometheus form (dots become underscores).
+_GENAI_CLIENT_LABELS = ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"]
 
 
 class LabelCache(Generic[_M]):
@@ -133,6 +145,29 @@ class GatewayMetrics:
             buckets=REQUEST_DURATION_BUCKETS,
             registry=r,
         )
+        # OTel GenAI client metrics (gen-ai-metrics.md, v1.41), next to the names above: what a dashboard
+        # built for any GenAI client expects. The gateway is the client of the upstream here.
+        self.genai_client_duration = Histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "GenAI operation duration (gen_ai.client.operation.duration), from the request to its last byte.",
+            [*_GENAI_CLIENT_LABELS, "error_type"],
+            buckets=REQUEST_DURATION_BUCKETS,
+            registry=r,
+        )
+        self.genai_client_tokens = Histogram(
+            "gen_ai_client_token_usage",
+            "Input and output tokens per operation (gen_ai.client.token.usage), as billed.",
+            [*_GENAI_CLIENT_LABELS, "gen_ai_token_type"],
+            buckets=TOKEN_USAGE_BUCKETS,
+            registry=r,
+        )
+        self.genai_client_ttfc = Histogram(
+            "gen_ai_client_operation_time_to_first_chunk_seconds",
+            "Time to the first chunk of a streamed response (gen_ai.client.operation.time_to_first_chunk).",
+            _GENAI_CLIENT_LABELS,
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
         self.llm_tokens = Counter(
             "modelgate_llm_tokens",
             "Tokens billed, as reported by the upstream.",
@@ -192,6 +227,30 @@ class GatewayMetrics:
             ["model", "kind"],
             registry=r,
         )
+
+    def observe_genai_client(
+        self,
+        operation: str,
+        model_label: str,
+        *,
+        duration_s: float,
+        ttft_s: float | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        error_type: str | None,
+        exemplar: dict[str, str] | None,
+    ) -> None:
+        """Record one finished LLM operation in the OTel GenAI client metrics. `error_type` is the span's
+        `error.type` (None on success: the label is then empty, which PromQL treats as absent, as the
+        OTel Prometheus exporter leaves an unset attribute out)."""
+        labels = (operation, GENAI_PROVIDER, model_label)
+        self.genai_client_duration.labels(*labels, error_type or "").observe(duration_s, exemplar=exemplar)
+        if ttft_s is not None:
+            self.genai_client_ttfc.labels(*labels).observe(ttft_s, exemplar=exemplar)
+        if input_tokens is not None:
+            self.genai_client_tokens.labels(*labels, "input").observe(input_tokens)
+        if output_tokens is not None:
+            self.genai_client_tokens.labels(*labels, "output").observe(output_tokens)
 
     def tenant_label(self, tenant: str) -> str:
         return tenant if tenant in self._tenants else OTHER

@@ -19,7 +19,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from gateway.configfile import ConfigFileError, load_config_file, locate_config, resolve_path, resolve_uri
+from gateway.configfile import ConfigFileError, load_config_file, locate_config
+from gateway.logcontract import locations
+from gateway.logcontract.locations import resolve_path, resolve_uri
 from gateway.tracing.config import TracingConfig
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "ConfigError",
     "JobsSettings",
     "LLMSettings",
+    "LogsSettings",
     "PredictionLogSettings",
     "PriceSettings",
     "ServerSettings",
@@ -89,7 +92,9 @@ class ChurnSettings(BaseModel):
         None, description="Folder of the trained churn artifact; default <data_dir>/models/churn."
     )
     batch_limit: int = Field(1000, ge=1, le=100_000, description="Most instances in one batch request.")
-    train_rows: int = Field(20_000, ge=1000, description="Rows `serve` trains on when no artifact exists.")
+    train_rows: int = Field(
+        20_000, ge=1000, description="Rows `serve` trains on when no artifact exists (development mode only)."
+    )
     train_seed: int = Field(7, description="Seed for that training run.")
 
 
@@ -202,6 +207,22 @@ class BudgetSettings(BaseModel):
     )
 
 
+class LogsSettings(BaseModel):
+    model_config = _STRICT
+    compaction_period: Literal["hour", "day"] = Field(
+        "hour", description="`modelgate logs compact` rewrites each closed hour (or day) of a partition."
+    )
+    compaction_target_mb: float = Field(
+        128.0, gt=0, description="Largest compacted file, in MiB; a bigger period is split into several."
+    )
+    retention_days: int | None = Field(
+        None, ge=1, description="Delete `date=` partitions older than this many days; null = keep all."
+    )
+    stale_tmp_minutes: float = Field(
+        60.0, gt=0, description="Temporary files older than this (a killed writer's) are removed."
+    )
+
+
 class JobsSettings(BaseModel):
     model_config = _STRICT
     results_dir: Path | None = Field(
@@ -214,11 +235,18 @@ class Settings(BaseSettings):
     """Everything the gateway needs to start. Sections owned by other packages stay opaque mappings."""
 
     model_config = SettingsConfigDict(
-        env_prefix="MODELGATE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+        env_prefix=locations.ENV_PREFIX,
+        env_nested_delimiter=locations.ENV_NESTED_DELIMITER,
+        extra="forbid",
+        validate_default=True,
     )
 
     mode: Literal["development", "production"] = Field(
-        "development", description="production refuses a development key."
+        "development",
+        description=(
+            "production refuses a development key, and a missing churn artifact (it never trains on "
+            "synthetic data)."
+        ),
     )
     data_dir: Path = Field(Path("data"), description="Root for models, logs, ledgers and job results.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")  # type: ignore[arg-type]
@@ -237,6 +265,10 @@ class Settings(BaseSettings):
     budgets: BudgetSettings = Field(default_factory=BudgetSettings, description="Spend ledger.")  # type: ignore[arg-type]
     tracing: TracingConfig = Field(default_factory=TracingConfig, description="OpenTelemetry tracing.")  # type: ignore[arg-type]
     jobs: JobsSettings = Field(default_factory=JobsSettings, description="Job results.")  # type: ignore[arg-type]
+    logs: LogsSettings = Field(
+        default_factory=LogsSettings,  # type: ignore[arg-type]
+        description="Compaction and retention of both request logs.",
+    )
     monitoring: dict[str, Any] = Field(
         default_factory=dict, description="Owned by monitoring/ (drift, labels)."
     )
@@ -290,15 +322,15 @@ class Settings(BaseSettings):
     # Resolved locations (relative paths were made absolute by `resolved`).
     @property
     def artifact_dir(self) -> Path:
-        return self.churn.artifact_dir or self.data_dir / "models" / "churn"
+        return locations.artifact_dir(self.churn.artifact_dir, self.data_dir)
 
     @property
     def prediction_log_uri(self) -> str:
-        return self.prediction_log.uri or str(self.data_dir / "predictions")
+        return locations.prediction_log_uri(self.prediction_log.uri, self.data_dir)
 
     @property
     def llm_log_uri(self) -> str:
-        return self.llm.log_uri or str(self.data_dir / "llm-log")
+        return locations.llm_log_uri(self.llm.log_uri, self.data_dir)
 
     @property
     def ledger_path(self) -> Path:
@@ -310,7 +342,7 @@ class Settings(BaseSettings):
 
     @property
     def results_dir(self) -> Path:
-        return self.jobs.results_dir or self.data_dir / "jobs"
+        return locations.results_dir(self.jobs.results_dir, self.data_dir)
 
     def resolved(self, base: Path) -> Settings:
         """A copy whose relative paths are made absolute against `base` (the config file's folder)."""

@@ -1,7 +1,8 @@
 """The monitoring jobs' view of `modelgate.yaml`: shared paths plus the `monitoring` section.
 
-The gateway owns most of the file; the jobs read only the paths they need (docs/contracts.md) and their own
-`monitoring:` section, by schema, without importing gateway internals:
+The gateway owns most of the file; the jobs read only the paths they need and their own `monitoring:`
+section. The paths come from the log contract's resolver (`gateway.logcontract.locations`), which applies
+the `MODELGATE_*` overrides exactly as the gateway does, so a job reads where the gateway writes:
 
     cfg = load_monitoring_config(None)            # --config, $MODELGATE_CONFIG, ./modelgate.yaml
     cfg.prediction_log_uri, cfg.artifact_dir, cfg.section("drift")
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.configfile import ConfigFileError, load_config_file, locate_config, resolve_path, resolve_uri
+from gateway.configfile import ConfigFileError, load_config_file, locate_config
+from gateway.logcontract.locations import LocationsError, resolve_locations, resolve_path, resolve_uri
 
 __all__ = ["ConfigFileError", "MonitoringConfig", "load_monitoring_config"]
 
@@ -42,48 +44,27 @@ class MonitoringConfig:
         return value
 
 
-def _get(raw: dict[str, Any], dotted: str) -> Any:
-    node: Any = raw
-    for part in dotted.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
-
-def _mapping(raw: dict[str, Any], key: str) -> dict[str, Any]:
-    value = raw.get(key) or {}
-    if not isinstance(value, dict):
-        raise ConfigFileError(f"{key} must be a mapping")
-    return value
-
-
 def from_mapping(raw: dict[str, Any], base: Path, config_path: Path | None = None) -> MonitoringConfig:
-    """Build the config from an already-parsed mapping (tests build one directly)."""
-    data_dir = resolve_path(base, _get(raw, "data_dir") or "data")
-
-    def uri(dotted: str, default: str) -> str:
-        value = _get(raw, dotted)
-        return resolve_uri(base, str(value)) if value else str(data_dir / default)
-
-    def path(dotted: str, default: str) -> Path:
-        value = _get(raw, dotted)
-        return resolve_path(base, str(value)) if value else data_dir / default
-
-    monitoring = _mapping(raw, "monitoring")
+    """Build the config from an already-parsed mapping plus the environment (tests build one directly)."""
+    try:
+        loc = resolve_locations(raw, base)
+    except LocationsError as exc:
+        raise ConfigFileError(f"config: {exc}") from None
+    monitoring = loc.sections["monitoring"]
     labels_uri = monitoring.get("labels_uri")
+    reports_dir = monitoring.get("reports_dir")
     return MonitoringConfig(
         config_path=config_path,
-        data_dir=data_dir,
-        prediction_log_uri=uri("prediction_log.uri", "predictions"),
-        llm_log_uri=uri("llm.log_uri", "llm-log"),
-        artifact_dir=path("churn.artifact_dir", "models/churn"),
-        results_dir=path("jobs.results_dir", "jobs"),
-        reports_dir=path("monitoring.reports_dir", "reports"),
-        labels_uri=resolve_uri(base, str(labels_uri)) if labels_uri else str(data_dir / "labels"),
-        pushgateway_url=_get(raw, "jobs.pushgateway_url") or None,
+        data_dir=loc.data_dir,
+        prediction_log_uri=loc.prediction_log_uri,
+        llm_log_uri=loc.llm_log_uri,
+        artifact_dir=loc.artifact_dir,
+        results_dir=loc.results_dir,
+        reports_dir=resolve_path(base, str(reports_dir)) if reports_dir else loc.data_dir / "reports",
+        labels_uri=resolve_uri(base, str(labels_uri)) if labels_uri else str(loc.data_dir / "labels"),
+        pushgateway_url=loc.pushgateway_url,
         monitoring=monitoring,
-        schedule=_mapping(raw, "schedule"),
+        schedule=loc.sections["schedule"],
     )
 
 

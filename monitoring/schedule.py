@@ -12,11 +12,11 @@ Each job runs as a subprocess `modelgate <command…> --config <same config>` (t
 it works inside a venv that is not on PATH); its exit code is logged. A job still running when its next
 time comes is skipped (logged), never run twice at once. Cron lines are read in UTC.
 
-Cron syntax (`parse_cron`, a pure function): five fields — minute hour day-of-month month day-of-week —
-each `*`, a number, a range `a-b`, a step `*/n` or `a-b/n`, or a comma list of those; month and weekday
-names (`jan`, `mon`) and 7 for Sunday are accepted, as are `@hourly`, `@daily`, `@weekly`, `@monthly`,
-`@yearly`. As in Vixie cron, when both day fields are restricted a day matching EITHER fires; a field
-that starts with `*` counts as unrestricted.
+Cron lines are evaluated by croniter (https://github.com/pallets-eco/croniter): five fields — minute
+hour day-of-month month day-of-week — each `*`, a number, a range `a-b`, a step `*/n` or `a-b/n`, or a
+comma list of those; month and weekday names (`jan`, `mon`), 7 for Sunday and the `@hourly`, `@daily`,
+`@weekly`, `@monthly`, `@yearly` macros. As in Vixie cron (croniter's `day_or`), when both day fields are
+restricted a day matching EITHER fires. This module keeps only the small loop that launches the jobs.
 """
 
 from __future__ import annotations
@@ -31,38 +31,25 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from croniter import CroniterBadCronError, CroniterBadDateError, CroniterNotAlphaError, croniter
 
 __all__ = ["CronError", "CronSpec", "Job", "Scheduler", "main", "next_fire", "parse_cron", "parse_schedule"]
 
 log = logging.getLogger("modelgate.schedule")
 
-_MACROS = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
+_FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
+_FULL = {
+    0: frozenset(range(60)),
+    1: frozenset(range(24)),
+    2: frozenset(range(1, 32)),
+    3: frozenset(range(1, 13)),
+    4: frozenset(range(7)),
 }
-_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, start=1)}
-_DAYS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
-_NO_NAMES: dict[str, int] = {}
-# (name, low, high, names)
-_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
-    ("minute", 0, 59, _NO_NAMES),
-    ("hour", 0, 23, _NO_NAMES),
-    ("day of month", 1, 31, _NO_NAMES),
-    ("month", 1, 12, _MONTHS),
-    ("day of week", 0, 7, _DAYS),
-)
-# Long enough for any satisfiable line (Feb 29 on a given weekday recurs within 28 years).
-_SEARCH_YEARS = 30
 
 
 class CronError(ValueError):
@@ -71,105 +58,58 @@ class CronError(ValueError):
 
 @dataclass(frozen=True)
 class CronSpec:
+    """A parsed cron line: the expression croniter evaluates, and each field's values (for display)."""
+
     expr: str
     minutes: frozenset[int]
     hours: frozenset[int]
     days: frozenset[int]
     months: frozenset[int]
     weekdays: frozenset[int]  # 0 = Sunday
-    days_restricted: bool
-    weekdays_restricted: bool
-
-    def day_matches(self, t: datetime) -> bool:
-        dom = t.day in self.days
-        dow = (t.isoweekday() % 7) in self.weekdays
-        if self.days_restricted and self.weekdays_restricted:
-            return dom or dow
-        return dom and dow
 
     def matches(self, t: datetime) -> bool:
-        return (
-            t.minute in self.minutes
-            and t.hour in self.hours
-            and t.month in self.months
-            and self.day_matches(t)
-        )
+        return bool(croniter.match(self.expr, t, day_or=True))
 
 
-def _value(text: str, name: str, low: int, high: int, names: Mapping[str, int]) -> int:
-    key = text.lower()
-    if key in names:
-        return names[key]
-    if not text.isdigit():
-        raise CronError(f"{name}: {text!r} is not a number")
-    value = int(text)
-    if not low <= value <= high:
-        raise CronError(f"{name}: {value} is outside {low}-{high}")
-    return value
-
-
-def _field(text: str, name: str, low: int, high: int, names: Mapping[str, int]) -> frozenset[int]:
-    values: set[int] = set()
-    for part in text.split(","):
-        base, _, step_text = part.partition("/")
-        step = 1
-        if step_text:
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise CronError(f"{name}: bad step {step_text!r}")
-            step = int(step_text)
-        if base == "*":
-            start, end = low, high
-        elif "-" in base:
-            a, _, b = base.partition("-")
-            start, end = _value(a, name, low, high, names), _value(b, name, low, high, names)
-            if start > end:
-                raise CronError(f"{name}: range {base!r} runs backwards")
-        else:
-            start = _value(base, name, low, high, names)
-            end = high if step_text else start  # "5/15" means from 5 to the end, every 15
-        values.update(range(start, end + 1, step))
-    return frozenset(values)
+def _field_problem(parts: list[str]) -> str:
+    """Which field croniter refused, found by trying each one alone (croniter's message names none)."""
+    for i, (name, part) in enumerate(zip(_FIELD_NAMES, parts, strict=True)):
+        probe = ["*"] * 5
+        probe[i] = part
+        try:
+            croniter.expand(" ".join(probe))
+        except (CroniterBadCronError, CroniterNotAlphaError, ValueError):
+            return f"{name}: {part!r} is not valid"
+    return "not valid"
 
 
 def parse_cron(expr: str) -> CronSpec:
-    """Parse a five-field cron line (or an @macro). Raises CronError."""
-    text = _MACROS.get(expr.strip().lower(), expr)
+    """Parse a five-field cron line (or an @macro) with croniter. Raises CronError."""
+    text = expr.strip()
     parts = text.split()
-    if len(parts) != 5:
+    if not text.startswith("@") and len(parts) != 5:
         raise CronError(
             f"cron line {expr!r} needs 5 fields (minute hour day month weekday), got {len(parts)}"
         )
-    sets = [_field(p, *spec) for p, spec in zip(parts, _FIELDS, strict=True)]
-    weekdays = frozenset(d % 7 for d in sets[4])
-    return CronSpec(
-        expr=expr,
-        minutes=sets[0],
-        hours=sets[1],
-        days=sets[2],
-        months=sets[3],
-        weekdays=weekdays,
-        days_restricted=not parts[2].startswith("*"),
-        weekdays_restricted=not parts[4].startswith("*"),
-    )
+    try:
+        fields, _ = croniter.expand(text)
+    except (CroniterBadCronError, CroniterNotAlphaError, ValueError) as exc:
+        problem = _field_problem(parts) if len(parts) == 5 else str(exc)
+        raise CronError(f"cron line {expr!r}: {problem}") from None
+    sets = [
+        _FULL[i] if values == ["*"] else frozenset(int(v) % 7 if i == 4 else int(v) for v in values)
+        for i, values in enumerate(fields)
+    ]
+    return CronSpec(text, *sets)
 
 
 def next_fire(spec: CronSpec, after: datetime) -> datetime:
     """The first minute strictly after `after` that the line fires at (same tz as `after`)."""
-    t = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    limit = after + timedelta(days=366 * _SEARCH_YEARS)
-    while t <= limit:
-        if t.month not in spec.months:
-            year, month = (t.year + 1, 1) if t.month == 12 else (t.year, t.month + 1)
-            t = t.replace(year=year, month=month, day=1, hour=0, minute=0)
-        elif not spec.day_matches(t):
-            t = (t + timedelta(days=1)).replace(hour=0, minute=0)
-        elif t.hour not in spec.hours:
-            t = (t + timedelta(hours=1)).replace(minute=0)
-        elif t.minute not in spec.minutes:
-            t += timedelta(minutes=1)
-        else:
-            return t
-    raise CronError(f"cron line {spec.expr!r} never fires")
+    try:
+        fire: datetime = croniter(spec.expr, after, day_or=True).get_next(datetime)
+    except CroniterBadDateError:
+        raise CronError(f"cron line {spec.expr!r} never fires") from None
+    return fire
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_helpers import ACME_KEY, DEV_KEY, GLOBEX_KEY
-from otlp_backend import Backend, BackendUnavailable, start_otlp_backend
-from redis_server import RedisServer, start_redis_server
 
 from gateway.auth import hash_key
 from gateway.settings import Settings
+from support.conftest_helpers import ACME_KEY, DEV_KEY, GLOBEX_KEY
+from support.otlp_backend import Backend, BackendUnavailable, start_otlp_backend
+from support.redis_server import RedisServer, start_redis_server
+from support.s3_server import S3Server, start_s3_server
 
-_OWNED_PREFIXES = ("MODELGATE_", "OTEL_", "LANGFUSE_", "OPENAI_")
+_OWNED_PREFIXES = ("MODELGATE_", "OTEL_", "LANGFUSE_", "OPENAI_", "AWS_")
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +32,20 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     yield from start_redis_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server (moto_server) on loopback, started once."""
+    yield from start_s3_server(tmp_path_factory.mktemp("s3-server"))
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """The standard AWS variables pointing at the loopback S3 server, for this test only."""
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    return s3_server
 
 
 @pytest.fixture(scope="session")

@@ -168,7 +168,11 @@ def _one_hot_tables(
     """Put a `category -> weight` table per categorical column into `out`."""
     if getattr(encoder, "drop_idx_", None) is not None:
         raise UnsupportedPipelineError("OneHotEncoder with drop= is not supported")
-    if getattr(encoder, "_infrequent_enabled", False):
+    # Infrequent-category grouping is on exactly when one of these public parameters is set.
+    if (
+        getattr(encoder, "min_frequency", None) is not None
+        or getattr(encoder, "max_categories", None) is not None
+    ):
         raise UnsupportedPipelineError("OneHotEncoder with infrequent-category grouping is not supported")
     categories = list(encoder.categories_)
     if len(categories) != len(cols) or sum(len(c) for c in categories) != block.shape[0]:

@@ -10,6 +10,7 @@ and the monitoring jobs read the prediction log's feature columns by these names
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
     "CATEGORICAL_FEATURES",
@@ -19,6 +20,7 @@ __all__ = [
     "NUMERIC_RANGES",
     "PREDICTION_LABELS",
     "NumericRange",
+    "PredictionLabel",
 ]
 
 
@@ -51,4 +53,5 @@ CATEGORICAL_FEATURES: tuple[str, ...] = tuple(CATEGORIES)
 FEATURE_NAMES: tuple[str, ...] = NUMERIC_FEATURES + CATEGORICAL_FEATURES
 
 # The served class names; index 1 is the positive class.
-PREDICTION_LABELS: tuple[str, str] = ("no_churn", "churn")
+PredictionLabel = Literal["no_churn", "churn"]
+PREDICTION_LABELS: tuple[PredictionLabel, PredictionLabel] = ("no_churn", "churn")

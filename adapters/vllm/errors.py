@@ -1,4 +1,5 @@
-"""Upstream failures, translated from httpx at the adapter boundary (the gateway maps them to HTTP).
+"""Upstream failures, translated from aiohttp at the adapter boundary (adapters/vllm/client.py); the gateway
+maps them to HTTP answers (gateway/llm/upstream_errors.py).
 
 UpstreamFailure
 ├── UpstreamConnectError    could not connect (refused, DNS, reset before a response)

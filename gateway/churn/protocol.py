@@ -49,14 +49,20 @@ class ChurnBatchRequest(BaseModel):
 
 
 class ChurnPrediction(BaseModel):
-    churn_probability: float
-    prediction: Literal["churn", "no_churn"]
-    model_version: str
-    request_id: str
-    customer_id: str | None = None
+    """The answer of `POST /v1/churn/predict`, and one entry of a batch answer."""
+
+    churn_probability: float = Field(..., ge=0.0, le=1.0, description="Predicted probability of churn.")
+    prediction: Literal["churn", "no_churn"] = Field(
+        ..., description="`churn` when the probability reaches the model's serving threshold."
+    )
+    model_version: str = Field(..., description="The churn model version that answered.")
+    request_id: str = Field(..., description="This request's id (also in the x-request-id header).")
+    customer_id: str | None = Field(None, description="The client's customer id, echoed.")
 
 
 class ChurnBatchResponse(BaseModel):
+    """The answer of `POST /v1/churn/predict/batch`: one prediction per instance, in order."""
+
     predictions: list[ChurnPrediction]
-    model_version: str
-    request_id: str
+    model_version: str = Field(..., description="The churn model version that answered.")
+    request_id: str = Field(..., description="This request's id (also in the x-request-id header).")

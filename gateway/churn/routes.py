@@ -1,11 +1,16 @@
-"""Churn routes: `POST /v1/churn/predict` and `POST /v1/churn/predict/batch` (docs/api.md)."""
+"""Churn routes: `POST /v1/churn/predict` and `POST /v1/churn/predict/batch` (docs/api.md).
+
+The answers are built as `ChurnPrediction` / `ChurnBatchResponse` and serialized by pydantic directly
+(`model_dump_json`), so OpenAPI shows the real response models while FastAPI does not validate the
+answer a second time on this hot path.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
-from gateway.churn.protocol import ChurnBatchRequest, ChurnPredictRequest
+from gateway.churn.protocol import ChurnBatchRequest, ChurnBatchResponse, ChurnPrediction, ChurnPredictRequest
 from gateway.churn.serving import ChurnServing
 from gateway.deps import RequestIdDep, ServicesDep, TenantDep
 from gateway.errors import InvalidRequest, ServiceNotReady
@@ -24,10 +29,14 @@ def _serving(services: Services) -> ChurnServing:
     return services.churn
 
 
-@router.post("/v1/churn/predict")
+def _json(model: ChurnPrediction | ChurnBatchResponse) -> Response:
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
+@router.post("/v1/churn/predict", response_model=ChurnPrediction)
 async def predict(
     body: ChurnPredictRequest, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep
-) -> JSONResponse:
+) -> Response:
     serving = _serving(services)
     row = body.model_dump()
     with churn_inference_span(services.tracing, serving.version) as record:
@@ -35,21 +44,21 @@ async def predict(
             [row], tenant=tenant.name, request_id=request_id, trace_id=current_trace_id()
         )
         record(scored.probability, scored.label)
-    return JSONResponse(
-        {
-            "churn_probability": scored.probability,
-            "prediction": scored.label,
-            "model_version": serving.version,
-            "request_id": request_id,
-            "customer_id": body.customer_id,
-        }
+    return _json(
+        ChurnPrediction(
+            churn_probability=scored.probability,
+            prediction=scored.label,
+            model_version=serving.version,
+            request_id=request_id,
+            customer_id=body.customer_id,
+        )
     )
 
 
-@router.post("/v1/churn/predict/batch")
+@router.post("/v1/churn/predict/batch", response_model=ChurnBatchResponse)
 async def predict_batch(
     body: ChurnBatchRequest, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep
-) -> JSONResponse:
+) -> Response:
     serving = _serving(services)
     limit = services.settings.churn.batch_limit
     if len(body.instances) > limit:
@@ -63,19 +72,19 @@ async def predict_batch(
         )
         if results:
             record(results[0].probability, results[0].label)
-    return JSONResponse(
-        {
-            "predictions": [
-                {
-                    "churn_probability": r.probability,
-                    "prediction": r.label,
-                    "model_version": serving.version,
-                    "request_id": request_id,
-                    "customer_id": row["customer_id"],
-                }
+    return _json(
+        ChurnBatchResponse(
+            predictions=[
+                ChurnPrediction(
+                    churn_probability=r.probability,
+                    prediction=r.label,
+                    model_version=serving.version,
+                    request_id=request_id,
+                    customer_id=row["customer_id"],
+                )
                 for r, row in zip(results, rows, strict=True)
             ],
-            "model_version": serving.version,
-            "request_id": request_id,
-        }
+            model_version=serving.version,
+            request_id=request_id,
+        )
     )

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from adapters.churn.protocol import Predictor
-from adapters.churn.schema import PREDICTION_LABELS
+from adapters.churn.schema import PREDICTION_LABELS, PredictionLabel
 from gateway.metrics import GatewayMetrics
 
 __all__ = ["ChurnServing", "LogSink", "Scored"]
@@ -24,7 +24,7 @@ class LogSink(Protocol):
 @dataclass(frozen=True)
 class Scored:
     probability: float
-    label: str
+    label: PredictionLabel
 
 
 class ChurnServing:

@@ -58,7 +58,7 @@ budgets:
   soft_fraction: 0.8
 
 tracing:
-  enabled: false                           # or set OTEL_EXPORTER_OTLP_ENDPOINT
+  enabled: auto                            # on when OTEL_EXPORTER_OTLP_ENDPOINT (or endpoint:) is set
   sample_ratio: 1.0
   capture_content: false
 
@@ -78,6 +78,7 @@ schedule:
   drift_data: {{cron: "0 * * * *", command: [drift, data]}}
   drift_prediction: {{cron: "5 * * * *", command: [drift, prediction]}}
   performance: {{cron: "30 2 * * *", command: [performance]}}
+  logs_compact: {{cron: "7 * * * *", command: [logs, compact]}}   # few large files per hour and partition
 
 # Keep this section last: `modelgate tenants add` appends to it.
 tenants:

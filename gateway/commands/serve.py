@@ -1,4 +1,9 @@
-"""`modelgate serve`: validate the config, train the churn model if none exists, run uvicorn."""
+"""`modelgate serve`: validate the config, find (or, in development mode only, train) the churn model, run
+uvicorn.
+
+In production mode a missing churn artifact stops start-up with one line saying how to train one or point
+at one: a model trained on synthetic data must never answer real customers by accident.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,20 @@ from gateway.settings import ConfigError, Settings, load_settings
 __all__ = ["main"]
 
 
+class MissingArtifact(Exception):
+    """Production mode and no churn artifact: the message is the one line for the user."""
+
+
 def _ensure_churn_model(settings: Settings) -> None:
     artifact = settings.artifact_dir
     if (artifact / "metadata.json").exists():
         return
+    if settings.mode == "production":
+        raise MissingArtifact(
+            f"no churn model at {artifact} (production mode never trains on synthetic data): train one "
+            f"with `modelgate churn train --out {artifact}`, or point churn.artifact_dir "
+            "(MODELGATE_CHURN__ARTIFACT_DIR) at a trained artifact"
+        )
     from adapters.churn.train import train_model
 
     rows, seed = settings.churn.train_rows, settings.churn.train_seed
@@ -56,6 +71,9 @@ def main(argv: list[str]) -> int:
     )
     try:
         _ensure_churn_model(settings)
+    except MissingArtifact as exc:
+        print(f"modelgate serve: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # the one place a training failure meets the user
         print(f"modelgate serve: could not train the churn model: {exc}", file=sys.stderr)
         return 2
@@ -63,8 +81,13 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.tracing.config import TracingConfigError
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except TracingConfigError as exc:  # a malformed OTEL_* variable: one line, never a traceback
+        print(f"modelgate serve: {exc}", file=sys.stderr)
+        return 2
     print(_ready_line(settings, host, port), flush=True)
     uvicorn.run(
         app,

@@ -27,7 +27,7 @@ from gateway.budget.ledger import Budget, LedgerUnavailable, Reservation, SpendL
 from gateway.budget.ledger import BudgetExceeded as LedgerBudgetExceeded
 from gateway.budget.pricing import Price, estimate_input_tokens, worst_case_cost
 from gateway.budget.windows import window_ends
-from gateway.errors import BudgetExceeded, BudgetUnavailable, ConcurrencyLimitExceeded, NotFound
+from gateway.errors import BudgetExceeded, BudgetUnavailable, ConcurrencyLimitExceeded, ModelNotFound
 from gateway.llm.protocol import LLMRequest
 from gateway.metrics import GatewayMetrics
 from gateway.tracing import genai
@@ -108,7 +108,7 @@ class Admission:
             return _FREE
         price = self.prices.get(model)
         if price is None:
-            raise NotFound(f"model {model!r} is not served here (no price configured)", param="model")
+            raise ModelNotFound(f"model {model!r} is not served here (no price configured)")
         return price
 
     async def admit(

@@ -33,6 +33,7 @@ from gateway.llm.admission import Call, TenantConcurrency
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics, LabelCache
 from gateway.tracing import genai
+from gateway.tracing.context import exemplar
 from gateway.tracing.setup import Tracing
 
 __all__ = ["CLIENT_CLOSED", "Outcome", "OutcomeRecorder"]
@@ -156,8 +157,19 @@ class OutcomeRecorder:
         self._requests(tenant_label, model, str(outcome.status)).inc()
         duration = time.perf_counter() - call.started
         self._duration(model, "true" if call.request.stream else "false").observe(duration)
+        trace_link = exemplar(call.span)  # read before _end_span: an ended span records nothing
         if outcome.ttft is not None:
-            self._ttft(model).observe(outcome.ttft)
+            self._ttft(model).observe(outcome.ttft, exemplar=trace_link)
+        m.observe_genai_client(
+            call.request.operation,
+            call.model_label,
+            duration_s=duration,
+            ttft_s=outcome.ttft,
+            input_tokens=outcome.usage.input_tokens if outcome.usage else None,
+            output_tokens=outcome.usage.output_tokens if outcome.usage else None,
+            error_type=outcome.error_type,
+            exemplar=trace_link,
+        )
         if outcome.gaps:
             tpot = self._tpot(model)
             for gap in outcome.gaps:

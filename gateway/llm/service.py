@@ -25,7 +25,8 @@ from gateway.llm.fields import FieldPolicy
 from gateway.llm.outcome import OutcomeRecorder
 from gateway.llm.protocol import Limits, LLMRequest
 from gateway.llm.spend import SpendTracker
-from gateway.log_schemas import LLM_LOG_SCHEMA, llm_partition
+from gateway.logcontract.rows import llm_partition
+from gateway.logcontract.schemas import LLM_LOG_SCHEMA
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings

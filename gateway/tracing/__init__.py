@@ -8,8 +8,9 @@
     tracing.shutdown()                                                   # bounded flush on the way out
 
 Modules: `config` (the `tracing:` section and the OTEL_* precedence), `setup` (provider, sampler,
-exporter), `middleware` (the request span, `x-trace-id`), `context` (trace ids for logs and exemplars,
-tenant, upstream headers), `genai` (GenAI semantic-convention attributes), `redact` (PII in content).
+exporter), `middleware` (the request span, `x-trace-id`), `passthrough` (a caller's context with
+tracing off), `context` (trace ids for logs and exemplars, tenant, upstream headers), `genai` (GenAI
+semantic-convention attributes), `redact` (PII in content).
 Importing this package starts nothing and reads no environment.
 """
 

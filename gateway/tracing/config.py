@@ -7,8 +7,10 @@ the precedence below is unit-tested without touching `os.environ`.
 Precedence (the environment wins for the OTel-standard settings, as every OTel SDK lets an operator
 re-point a deployed service without editing its files):
 
-- on/off: `OTEL_SDK_DISABLED=true` turns tracing off; otherwise `tracing.enabled` decides (the
-  environment can switch tracing off, never on).
+- on/off (docs/tracing.md has the table): `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none` turn
+  tracing off whatever the file says; else `tracing.enabled: true|false` decides; else (`auto`, the
+  default) tracing is on exactly when an endpoint is configured: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+  `OTEL_EXPORTER_OTLP_ENDPOINT` or `tracing.endpoint`.
 - endpoint: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as-is), else `OTEL_EXPORTER_OTLP_ENDPOINT`
   + `/v1/traces`, else `tracing.endpoint` + `/v1/traces`, else `http://localhost:4318/v1/traces`.
 - headers, key by key: `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS`, `tracing.headers`.
@@ -18,6 +20,10 @@ re-point a deployed service without editing its files):
 - sampler: `OTEL_TRACES_SAMPLER` (with `OTEL_TRACES_SAMPLER_ARG` as the ratio of the ratio samplers),
   else `parentbased_traceidratio` with `OTEL_TRACES_SAMPLER_ARG`, else `tracing.sample_ratio`.
 - protocol: `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL` may only say `http/protobuf`.
+- transport, the signal-specific variable over the general one: `..._COMPRESSION` (`gzip` or `none`),
+  `..._TIMEOUT` (milliseconds, as the OTel spec says; it replaces `tracing.export_timeout_s`),
+  `..._CERTIFICATE` (a PEM file of CAs that verify the collector), `..._CLIENT_CERTIFICATE` and
+  `..._CLIENT_KEY` (mutual TLS).
 
 Unlike the SDK, which logs a warning and falls back, a malformed value is refused at start-up with a
 `TracingConfigError` naming the variable (never its value: header values are secrets).
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, get_args
 from urllib.parse import unquote, urlsplit
 
@@ -60,9 +67,13 @@ class TracingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = Field(
-        default=False,
-        description="Emit OpenTelemetry spans. Off by default; OTEL_SDK_DISABLED=true also turns it off.",
+    enabled: bool | Literal["auto"] = Field(
+        default="auto",
+        description=(
+            "Emit OpenTelemetry spans: true, false, or auto (the default): on exactly when an OTLP endpoint "
+            "is configured (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT or "
+            "tracing.endpoint). OTEL_SDK_DISABLED=true turns it off whatever this says."
+        ),
     )
     endpoint: str | None = Field(
         default=None,
@@ -139,6 +150,11 @@ class ResolvedTracing:
     export_timeout_s: float
     capture_content: bool
     redact: bool
+    compression: Literal["gzip", "none"] = "none"
+    # TLS: CA bundle verifying the collector, and a client certificate + key for mutual TLS.
+    certificate: str | None = None
+    client_certificate: str | None = None
+    client_key: str | None = None
     # Which source each OTel-standard value came from, for the start-up log line.
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -148,12 +164,18 @@ def resolve_tracing(
 ) -> ResolvedTracing:
     """Apply the precedence in the module docstring. Raises `TracingConfigError` on a malformed variable."""
     sources: dict[str, str] = {}
-    enabled = config.enabled
-    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        enabled, sources["enabled"] = False, "OTEL_SDK_DISABLED"
-
     _check_protocol(environ)
     endpoint, sources["endpoint"] = _endpoint(config, environ)
+    enabled, sources["enabled"] = _enabled(config, environ, endpoint_source=sources["endpoint"])
+    compression = _compression(environ, sources)
+    timeout_s = _timeout_s(config, environ, sources)
+    certificate = _file_var(environ, "CERTIFICATE", sources)
+    client_certificate = _file_var(environ, "CLIENT_CERTIFICATE", sources)
+    client_key = _file_var(environ, "CLIENT_KEY", sources)
+    if (client_certificate is None) != (client_key is None):
+        raise TracingConfigError(
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY go together: set both"
+        )
 
     headers = dict(config.headers)
     for var in ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"):
@@ -181,9 +203,13 @@ def resolve_tracing(
         sampler=sampler,
         sample_ratio=ratio,
         resource_attributes=resource,
-        export_timeout_s=config.export_timeout_s,
+        export_timeout_s=timeout_s,
         capture_content=config.capture_content,
         redact=config.redact,
+        compression=compression,
+        certificate=certificate,
+        client_certificate=client_certificate,
+        client_key=client_key,
         sources=sources,
     )
 
@@ -202,6 +228,68 @@ def parse_key_values(text: str, var: str) -> dict[str, str]:
             raise TracingConfigError(f"{var}: entry {len(out) + 1} is not key=value")
         out[key] = unquote(value).strip()
     return out
+
+
+def _enabled(config: TracingConfig, environ: Mapping[str, str], *, endpoint_source: str) -> tuple[bool, str]:
+    """On or off, and which setting decided it (the table in docs/tracing.md)."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False, "OTEL_SDK_DISABLED"
+    exporter = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter == "none":
+        return False, "OTEL_TRACES_EXPORTER"
+    if exporter not in ("", "otlp"):
+        raise TracingConfigError(f"OTEL_TRACES_EXPORTER={exporter}: modelgate exports traces over otlp only")
+    if config.enabled != "auto":
+        return config.enabled, "tracing.enabled"
+    # auto: an endpoint anyone configured is the request to export there.
+    return endpoint_source != "default", f"tracing.enabled=auto, endpoint from {endpoint_source}"
+
+
+def _signal_var(environ: Mapping[str, str], suffix: str) -> tuple[str, str] | None:
+    """`OTEL_EXPORTER_OTLP_TRACES_<suffix>` or else `OTEL_EXPORTER_OTLP_<suffix>`: (name, value) or None."""
+    for var in (f"OTEL_EXPORTER_OTLP_TRACES_{suffix}", f"OTEL_EXPORTER_OTLP_{suffix}"):
+        value = environ.get(var, "").strip()
+        if value:
+            return var, value
+    return None
+
+
+def _compression(environ: Mapping[str, str], sources: dict[str, str]) -> Literal["gzip", "none"]:
+    found = _signal_var(environ, "COMPRESSION")
+    if found is None:
+        return "none"
+    var, value = found
+    value = value.lower()
+    if value not in ("gzip", "none"):
+        raise TracingConfigError(f"{var}={value}: supported values are gzip and none")
+    sources["compression"] = var
+    return "gzip" if value == "gzip" else "none"
+
+
+def _timeout_s(config: TracingConfig, environ: Mapping[str, str], sources: dict[str, str]) -> float:
+    found = _signal_var(environ, "TIMEOUT")
+    if found is None:
+        return config.export_timeout_s
+    var, value = found
+    try:
+        millis = float(value)
+    except ValueError:
+        raise TracingConfigError(f"{var} must be a number of milliseconds") from None
+    if not 0 < millis <= 60_000:
+        raise TracingConfigError(f"{var} must be more than 0 and at most 60000 milliseconds")
+    sources["timeout"] = var
+    return millis / 1000
+
+
+def _file_var(environ: Mapping[str, str], suffix: str, sources: dict[str, str]) -> str | None:
+    found = _signal_var(environ, suffix)
+    if found is None:
+        return None
+    var, value = found
+    if not Path(value).is_file():
+        raise TracingConfigError(f"{var}: no such file: {value}")
+    sources[suffix.lower()] = var
+    return value
 
 
 def _endpoint(config: TracingConfig, environ: Mapping[str, str]) -> tuple[str, str]:

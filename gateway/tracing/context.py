@@ -45,11 +45,14 @@ def current_trace_id(*, sampled_only: bool = False) -> str | None:
     return format_trace_id(ctx.trace_id)
 
 
-def exemplar() -> dict[str, str] | None:
-    """`{"trace_id", "span_id"}` of the active span when it is sampled, for `Histogram.observe(exemplar=)`;
-    None otherwise (prometheus_client then records no exemplar)."""
-    ctx = trace.get_current_span().get_span_context()
-    if not ctx.is_valid or not ctx.trace_flags.sampled:
+def exemplar(span: trace.Span | None = None) -> dict[str, str] | None:
+    """`{"trace_id", "span_id"}` of `span` (default: the active span) when this process records it, for
+    `Histogram.observe(exemplar=)`; None otherwise (prometheus_client then records no exemplar).
+
+    A caller's context passed through with tracing off is sampled but not recorded here: no exemplar."""
+    target = trace.get_current_span() if span is None else span
+    ctx = target.get_span_context()
+    if not ctx.is_valid or not ctx.trace_flags.sampled or not target.is_recording():
         return None
     return {"trace_id": format_trace_id(ctx.trace_id), "span_id": format(ctx.span_id, "016x")}
 

@@ -28,6 +28,7 @@ from opentelemetry.util.types import AttributeValue
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.tracing.context import format_trace_id
+from gateway.tracing.passthrough import TraceContextPassthrough
 from gateway.tracing.setup import Tracing
 
 __all__ = [
@@ -56,10 +57,13 @@ _log = logging.getLogger(__name__)
 def instrument_app(
     app: Any, tracing: Tracing, *, excluded_paths: Collection[str] = DEFAULT_EXCLUDED_PATHS
 ) -> None:
-    """Add `TracingMiddleware` to a Starlette/FastAPI app. Does nothing when tracing is off, so a
-    disabled gateway pays nothing per request (and sends no `x-trace-id`)."""
+    """Add `TracingMiddleware` to a Starlette/FastAPI app. When tracing is off, add only the cheap
+    `TraceContextPassthrough` instead: no span, no `x-trace-id`, but a caller's `traceparent` still
+    reaches the upstream."""
     if tracing.enabled:
         app.add_middleware(TracingMiddleware, tracing=tracing, excluded_paths=excluded_paths)
+    else:
+        app.add_middleware(TraceContextPassthrough, propagator=tracing.propagator)
 
 
 def route_template(scope: Scope) -> str | None:

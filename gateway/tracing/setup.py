@@ -1,5 +1,8 @@
 """Build the gateway's tracer: a TracerProvider of its own (never the global one), a sampler and an exporter.
 
+Whether tracing is on, where spans go and how they travel come from `gateway.tracing.config`
+(`tracing:` in the YAML file and the OTEL_* variables; the table is in docs/tracing.md).
+
 Each app gets its own provider, so tests can build many apps in one process and nothing else in the
 process (the Langfuse SDK, a library's instrumentation) changes where the gateway's spans go.
 
@@ -10,14 +13,19 @@ process (the Langfuse SDK, a library's instrumentation) changes where the gatewa
 A trace backend that is down or slow never slows or fails a request: spans are queued in memory by a
 `BatchSpanProcessor` and exported from its own thread (by `otlp_export.OTLPHTTPSpanExporter`). When the
 queue (`MAX_QUEUE_SIZE` spans) is full the oldest queued span is dropped; one export, retries included,
-gives up after `export_timeout_s`. `shutdown()` flushes for at most `export_timeout_s`, then returns and
+gives up after the export timeout. `shutdown()` flushes for at most that timeout, then returns and
 abandons what is left.
+
+With tracing off the tracer is a no-op, but a caller's W3C context still passes through: the no-op
+tracer's spans carry their parent's context, so `inject_headers` forwards the client's `traceparent`
+to vLLM unchanged (see `gateway.tracing.middleware.TraceContextPassthrough`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -45,7 +53,7 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.sdk.version import __version__ as sdk_version
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from gateway.tracing.config import ResolvedTracing, TracingConfig, resolve_tracing
+from gateway.tracing.config import ResolvedTracing, TracingConfig, TracingConfigError, resolve_tracing
 from gateway.tracing.otlp_export import OTLPHTTPSpanExporter
 
 __all__ = [
@@ -54,6 +62,7 @@ __all__ = [
     "Tracing",
     "build_sampler",
     "setup_tracing",
+    "tls_context",
     "w3c_propagator",
 ]
 
@@ -85,7 +94,6 @@ class Tracing:
     capture_content: bool = False
     redact: bool = True
     settings: ResolvedTracing | None = None
-    _processor: SpanProcessor | None = field(default=None, repr=False)
     _shutdown_timeout_s: float = field(default=2.0, repr=False)
 
     @classmethod
@@ -99,18 +107,11 @@ class Tracing:
             return
         budget = self._shutdown_timeout_s if timeout_s is None else timeout_s
         provider, self.provider = self.provider, None
-        # BatchSpanProcessor.shutdown() takes no timeout and waits up to 30 s for a dead backend; its
-        # inner batch processor does take one. Without it (a future SDK), bound the wait with a thread.
-        inner = getattr(self._processor, "_batch_processor", None)
-        if inner is not None and callable(getattr(inner, "shutdown", None)):
-            inner.shutdown(timeout_millis=max(1, int(budget * 1000)))
-            provider.shutdown()
-        else:
-            worker = threading.Thread(
-                target=provider.shutdown, name="modelgate-tracing-shutdown", daemon=True
-            )
-            worker.start()
-            worker.join(budget)
+        # BatchSpanProcessor.shutdown() takes no timeout and can wait up to 30 s for a dead backend, so
+        # it runs on a daemon thread that we stop waiting for once the budget is spent (public API only).
+        worker = threading.Thread(target=provider.shutdown, name="modelgate-tracing-shutdown", daemon=True)
+        worker.start()
+        worker.join(budget)
 
 
 def setup_tracing(
@@ -146,7 +147,11 @@ def setup_tracing(
         processor = SimpleSpanProcessor(exporter)
     else:
         otlp = OTLPHTTPSpanExporter(
-            settings.traces_endpoint, headers=settings.headers, timeout_s=settings.export_timeout_s
+            settings.traces_endpoint,
+            headers=settings.headers,
+            timeout_s=settings.export_timeout_s,
+            compression=settings.compression,
+            ssl_context=tls_context(settings),
         )
         processor = BatchSpanProcessor(
             otlp,
@@ -172,9 +177,29 @@ def setup_tracing(
         capture_content=settings.capture_content,
         redact=settings.redact,
         settings=settings,
-        _processor=processor,
         _shutdown_timeout_s=settings.export_timeout_s,
     )
+
+
+def tls_context(settings: ResolvedTracing) -> ssl.SSLContext | None:
+    """The TLS context the OTEL_EXPORTER_OTLP_*CERTIFICATE / _CLIENT_KEY files ask for; None: the defaults."""
+    if settings.certificate is None and settings.client_certificate is None:
+        return None
+    try:
+        context = ssl.create_default_context(cafile=settings.certificate)
+    except (ssl.SSLError, OSError):
+        raise TracingConfigError(_tls_problem(settings, "CERTIFICATE")) from None
+    if settings.client_certificate is not None:
+        try:
+            context.load_cert_chain(settings.client_certificate, settings.client_key)
+        except (ssl.SSLError, OSError):
+            raise TracingConfigError(_tls_problem(settings, "CLIENT_CERTIFICATE")) from None
+    return context
+
+
+def _tls_problem(settings: ResolvedTracing, suffix: str) -> str:
+    var = settings.sources.get(suffix.lower(), f"OTEL_EXPORTER_OTLP_{suffix}")
+    return f"{var}: not a usable PEM file (or it does not match its key)"
 
 
 def build_sampler(name: str, ratio: float) -> Sampler:

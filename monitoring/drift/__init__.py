@@ -13,8 +13,8 @@ Modules (this package imports nothing on its own; Evidently loads only inside a 
 - `simulate`   write generated, scored windows into the prediction-log layout
 - `export`     the gauges a run publishes
 - `settings`   the `monitoring.drift` config section
-- `progress`   progress and notes on stderr
 - `errors`     `DriftInputError`
 
-The window reader shared with the label jobs is `monitoring.log_window`.
+The window reader shared with the label jobs is `monitoring.log_window`; progress and notes on stderr come
+from `monitoring.progress`, argument parsing from `monitoring.cli_args`.
 """

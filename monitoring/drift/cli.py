@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 from monitoring.cli_args import iso_datetime, one_line, positive_int
 
 if TYPE_CHECKING:
+    from gateway.logcontract.job_results import JobMetric, JobRun
     from monitoring.config import MonitoringConfig
-    from monitoring.job_results import JobMetric, JobRun
 
 __all__ = ["build_parser", "main"]
 
@@ -89,11 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors that mean "bad input" (exit 2, one line), OSError included: a path that cannot be used."""
     from adapters.churn.artifact import ArtifactError
+    from gateway.logcontract.window import LogReadError
     from monitoring.config import ConfigFileError
     from monitoring.drift.errors import DriftInputError
-    from monitoring.log_window import LogWindowError
 
-    return (DriftInputError, LogWindowError, ConfigFileError, ArtifactError, OSError)
+    return (DriftInputError, LogReadError, ConfigFileError, ArtifactError, OSError)
 
 
 def _emit(summary: dict[str, Any], target: Path | None) -> None:
@@ -105,10 +105,19 @@ def _emit(summary: dict[str, Any], target: Path | None) -> None:
     target.write_text(text + "\n", encoding="utf-8")
 
 
-def _publish(cfg: MonitoringConfig, run: JobRun, code: int, metrics: list[JobMetric]) -> None:
-    from monitoring.job_results import publish
+def _publish(
+    cfg: MonitoringConfig, run: JobRun, code: int, metrics: list[JobMetric], skipped: list[str] | None
+) -> None:
+    from gateway.logcontract.job_results import publish
 
-    publish(cfg.results_dir, run, exit_code=code, metrics=metrics, pushgateway_url=cfg.pushgateway_url)
+    publish(
+        cfg.results_dir,
+        run,
+        exit_code=code,
+        metrics=metrics,
+        pushgateway_url=cfg.pushgateway_url,
+        skipped_files=skipped,
+    )
 
 
 def _judge(
@@ -146,13 +155,14 @@ def _judge(
 
 
 def _check(args: argparse.Namespace) -> int:
+    from gateway.logcontract.job_results import JobRun
     from monitoring.config import load_monitoring_config
-    from monitoring.job_results import JobRun
     from monitoring.progress import Notes
 
     say = Notes(f"{PROG} {args.command}", sys.stderr)
     run = JobRun(job=f"drift_{args.command}", variant=args.against, started_at=time.time())
     errors = _input_errors()
+    skipped: list[str] | None = None
     try:
         cfg = load_monitoring_config(args.config)
     except errors as exc:
@@ -160,6 +170,7 @@ def _check(args: argparse.Namespace) -> int:
         return 2
     try:
         code, summary, metrics = _judge(args, cfg, say)
+        skipped = summary.get("skipped_files")
         _emit(summary, args.json)
     except errors as exc:
         say(f"error: {one_line(exc)}")
@@ -172,7 +183,7 @@ def _check(args: argparse.Namespace) -> int:
     if getattr(args, "self_test", False):
         return code
     try:
-        _publish(cfg, run, code, metrics)
+        _publish(cfg, run, code, metrics, skipped)
     except OSError as exc:
         say(f"error: cannot publish the job result to {cfg.results_dir}: {one_line(exc)}")
         return 2

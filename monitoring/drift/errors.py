@@ -4,7 +4,7 @@
                       seen in training, NaNs, an unknown drift method, a bad config value
 
 The CLI turns it into exit code 2 and prints its message, which is always one line naming the problem.
-Lower-level errors (`monitoring.log_window.LogWindowError`, `ConfigFileError`, `OSError`) are translated
+Lower-level errors (`gateway.logcontract.window.LogReadError`, `ConfigFileError`, `OSError`) are translated
 into it at the boundary, with `raise ... from exc`.
 """
 

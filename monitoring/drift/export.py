@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitoring.job_results import JobMetric
+from gateway.logcontract.job_results import JobMetric
 
 __all__ = ["MODEL", "data_metrics", "prediction_metrics"]
 

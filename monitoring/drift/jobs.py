@@ -22,6 +22,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from adapters.churn.schema import CATEGORICAL_FEATURES, CATEGORIES, NUMERIC_FEATURES
+from gateway.logcontract.job_results import JobMetric
+from gateway.logcontract.window import LogReadError, ProgressFn, Window, read_window
 from monitoring.config import MonitoringConfig
 from monitoring.drift import engine
 from monitoring.drift.checks import check_frame, check_probabilities, known_categories
@@ -31,8 +33,6 @@ from monitoring.drift.reference import TRAIN_REFERENCE_FILE, VAL_SCORES_FILE, fi
 from monitoring.drift.segments import segment_drift
 from monitoring.drift.settings import DriftSettings
 from monitoring.drift.verdict import columns_json, decide, exit_code
-from monitoring.job_results import JobMetric
-from monitoring.log_window import LogWindowError, ProgressFn, Window, read_window
 
 __all__ = ["SCORE_COLUMN", "DriftRequest", "JobOutcome", "run_job"]
 
@@ -71,7 +71,7 @@ def _columns(kind: Kind) -> tuple[list[str], list[str]]:
 def _read(cfg: MonitoringConfig, settings: DriftSettings, **kwargs: Any) -> Window:
     try:
         return read_window(cfg.prediction_log_uri, max_rows=settings.max_rows, seed=settings.seed, **kwargs)
-    except LogWindowError as exc:
+    except LogReadError as exc:
         raise DriftInputError(str(exc)) from exc
 
 
@@ -113,6 +113,8 @@ def _current(
         )
     if win.sampled:
         say(f"note: {win.n_rows_total:,} rows in the window; using a seeded sample of {win.n_rows:,}")
+    for path in win.skipped_files:
+        say(f"warning: skipped unreadable log file {path}")
     return win
 
 
@@ -210,6 +212,7 @@ def run_job(
         "max_rows": settings.max_rows,
         "versions_seen": win.versions_seen,
         "reference": about,
+        "skipped_files": list(win.skipped_files),
     }
     if req.by:
         summary["segments"] = segment_drift(

@@ -1,7 +1,7 @@
 """`modelgate drift simulate`: write a window of scored predictions into the prediction-log layout.
 
 Customers come from the churn generator (`adapters.churn.generator`), scores from the real predictor of an
-artifact, rows from `monitoring.log_window.write_prediction_rows` (one file per UTC day), so a drift job,
+artifact, rows from `gateway.logcontract.rows.write_prediction_rows` (one file per UTC day), so a drift job,
 a demo or a test can run on a log that looks like the gateway's with a KNOWN shift:
 
 | --shift | population |
@@ -31,8 +31,9 @@ from adapters.churn.artifact import ArtifactError
 from adapters.churn.generator import ShiftSpec, generate_customers
 from adapters.churn.predictor import ChurnPredictor
 from adapters.churn.schema import PREDICTION_LABELS
+from gateway.logcontract.rows import write_prediction_rows
+from gateway.logcontract.window import window_bounds
 from monitoring.drift.errors import DriftInputError
-from monitoring.log_window import window_bounds, write_prediction_rows
 
 __all__ = ["DEFAULT_TENANTS", "SHIFTS", "SimulationResult", "simulate"]
 

@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gateway.logcontract.job_results import JobMetric, JobRun, publish
 from monitoring.cli_args import OneLineParser, UsageError, parse_or_exit_code
 from monitoring.config import ConfigFileError, MonitoringConfig, load_monitoring_config
-from monitoring.job_results import JobMetric, JobRun, publish
 from monitoring.labels.parse import LabelColumns, LabelFileError, parse_labels, read_export
 from monitoring.labels.settings import LabelsSettingsError, labels_settings
 from monitoring.labels.store import append_records
@@ -122,8 +122,8 @@ def _ingest_with(cfg: MonitoringConfig, args: argparse.Namespace, run: JobRun) -
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from gateway.logcontract.window import LogReadError, list_versions, read_window
     from monitoring.labels.simulate import simulate_billing_export  # imports the generator
-    from monitoring.log_window import LogWindowError, list_versions, read_window
 
     try:
         cfg = load_monitoring_config(args.config)
@@ -154,7 +154,7 @@ def _simulate(args: argparse.Namespace) -> int:
         export = simulate_billing_export(
             rows, delay_days=args.delay_days, concept_shift=args.concept_shift, as_of=as_of, seed=args.seed
         )
-    except (ConfigFileError, UsageError, LogWindowError, ValueError) as exc:
+    except (ConfigFileError, UsageError, LogReadError, ValueError) as exc:
         print(f"modelgate labels simulate: {exc}", file=sys.stderr)
         return 2
     try:

@@ -65,10 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, cfg: MonitoringConfig, started: float) -> int:
     from adapters.churn.artifact import ArtifactError
+    from gateway.logcontract.job_results import JobRun, publish
+    from gateway.logcontract.window import LogReadError
     from monitoring.config import ConfigFileError
-    from monitoring.job_results import JobRun, publish
     from monitoring.labels.settings import LabelsSettingsError, labels_settings
-    from monitoring.log_window import LogWindowError
     from monitoring.performance.job import PerformanceRequest, run_performance
     from monitoring.performance.report import render_html
     from monitoring.performance.settings import PerformanceSettingsError, performance_settings
@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace, cfg: MonitoringConfig, started: float) -> int
     input_errors = (
         ConfigFileError,
         ArtifactError,
-        LogWindowError,
+        LogReadError,
         LabelsSettingsError,
         PerformanceSettingsError,
         OSError,
@@ -125,6 +125,7 @@ def _run(args: argparse.Namespace, cfg: MonitoringConfig, started: float) -> int
             exit_code=outcome.exit_code,
             metrics=outcome.metrics,
             pushgateway_url=cfg.pushgateway_url,
+            skipped_files=outcome.summary["skipped_files"],
         )
     except OSError as exc:
         _say(f"error: cannot publish the job result to {cfg.results_dir}: {exc.strerror or exc}")

@@ -17,12 +17,12 @@ from typing import Any
 import pandas as pd
 
 from adapters.churn.artifact import VAL_SCORES_FILE, ArtifactError, load_metadata
+from gateway.logcontract.job_results import JobMetric
+from gateway.logcontract.window import ProgressFn, list_versions, read_window, window_bounds
 from monitoring.config import MonitoringConfig
-from monitoring.job_results import JobMetric
 from monitoring.labels.join import join_labels, status_counts
 from monitoring.labels.settings import LabelsSettings
 from monitoring.labels.store import current_labels, read_records
-from monitoring.log_window import ProgressFn, list_versions, read_window, window_bounds
 from monitoring.performance.cbpe import fit_cbpe
 from monitoring.performance.evaluate import (
     Breach,
@@ -84,8 +84,10 @@ def load_reference(artifact_dir: Path, settings: PerformanceSettings) -> Referen
 
 def _read_predictions(
     cfg: MonitoringConfig, days: int, end: datetime | None, progress: ProgressFn | None
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, list[str]]:
+    """The window's predictions of every version, and the log files that could not be read."""
     frames = []
+    skipped: set[str] = set()
     for version in sorted(list_versions(cfg.prediction_log_uri, days, end)):
         win = read_window(
             cfg.prediction_log_uri,
@@ -95,12 +97,13 @@ def _read_predictions(
             columns=_COLUMNS,
             progress=progress,
         )
+        skipped.update(win.skipped_files)
         frame = win.table.to_pandas()
         frame["model_version"] = version
         frames.append(frame)
     if not frames:
-        return pd.DataFrame({c: [] for c in [*_COLUMNS, "model_version"]})
-    return pd.concat(frames, ignore_index=True)
+        return pd.DataFrame({c: [] for c in [*_COLUMNS, "model_version"]}), sorted(skipped)
+    return pd.concat(frames, ignore_index=True), sorted(skipped)
 
 
 def run_performance(
@@ -117,7 +120,9 @@ def run_performance(
     as_of = pd.Timestamp(stop)
     reference = load_reference(cfg.artifact_dir, settings)
     say(f"reference {reference.model_version}: validation AUC {reference.validation_auc:.3f}")
-    predictions = _read_predictions(cfg, request.days, request.end, progress)
+    predictions, skipped_files = _read_predictions(cfg, request.days, request.end, progress)
+    for path in skipped_files:
+        say(f"warning: skipped unreadable log file {path}")
     # A label known before the first prediction's day can match nothing; later ones may all matter.
     records = read_records(cfg.labels_uri, known_from=pd.Timestamp(start).floor("D"))
     joined = join_labels(predictions, current_labels(records), labels_cfg.rule, as_of=as_of)
@@ -144,6 +149,7 @@ def run_performance(
     summary = build_summary(
         results, breaches, reference, joined, settings, labels_cfg, request, start=start, end=stop, code=code
     )
+    summary["skipped_files"] = skipped_files
     return PerformanceOutcome(
         code, results, breaches, reference, summary, job_metrics(results, reference, joined)
     )

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
-from prometheus_server import PrometheusError, build_config, find_prometheus, free_port, run_prometheus
+
+from support.prometheus_server import (
+    PrometheusError,
+    build_config,
+    find_prometheus,
+    free_port,
+    run_prometheus,
+)
 
 pytestmark = pytest.mark.skipif(
     find_prometheus() is None, reason="prometheus is not installed (`make system-deps` installs it)"

@@ -7,7 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.drift_bench import END, _day_table, measure
-from monitoring.log_window import read_window, write_prediction_rows
+from gateway.logcontract.rows import write_prediction_rows
+from gateway.logcontract.window import read_window
 
 
 def test_generated_day_follows_the_log_contract(tmp_path: Path) -> None:

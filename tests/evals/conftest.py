@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from evals_helpers import CORE_ANSWERS, MODEL
 
 from adapters.vllm.sim.config import SimConfig
 from adapters.vllm.sim.server import SimServer
 from gateway.demo.processes import free_port
+from support.evals_helpers import CORE_ANSWERS, MODEL
 
 
 @pytest.fixture

@@ -5,13 +5,13 @@ import sqlite3
 
 import pytest
 import yaml
-from evals_helpers import MODEL, set_faults
 
 from adapters.vllm.sim.config import SimConfig
 from adapters.vllm.sim.server import SimServer
 from evals.cli import main
 from evals.judge import JudgeConfig, build_judge_messages
-from monitoring.job_results import read_result
+from gateway.logcontract.job_results import read_result
+from support.evals_helpers import MODEL, set_faults
 
 
 def run(config_file, base_url, *extra):

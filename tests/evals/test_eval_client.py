@@ -3,12 +3,12 @@
 import asyncio
 
 import pytest
-from evals_helpers import MODEL, set_faults
 
 from evals.client import CompletionError, RetryPolicy, complete, make_client
 from evals.runner import RunSettings, run_items
 from evals.scorers import Outcome
 from evals.suite import default_suites_dir, load_suite
+from support.evals_helpers import MODEL, set_faults
 
 pytestmark = pytest.mark.integration
 

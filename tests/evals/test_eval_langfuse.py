@@ -12,7 +12,6 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from evals_helpers import MODEL
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from adapters.vllm.sim.config import SimConfig
@@ -21,6 +20,7 @@ from evals.cli import main
 from evals.export import LangfuseSettings, export_to_langfuse, langfuse_settings
 from evals.records import ItemResult, summarise_run
 from evals.scorers import Outcome
+from support.evals_helpers import MODEL
 
 
 class Receiver:
@@ -92,6 +92,15 @@ def test_settings_need_all_three_variables():
     assert langfuse_settings({"LANGFUSE_HOST": "h", "LANGFUSE_PUBLIC_KEY": "p"}) is None
     full = {"LANGFUSE_HOST": "http://h/", "LANGFUSE_PUBLIC_KEY": "p", "LANGFUSE_SECRET_KEY": "s"}
     assert langfuse_settings(full) == LangfuseSettings("http://h", "p", "s")
+
+
+def test_langfuse_base_url_is_read_and_wins_over_the_older_host() -> None:
+    keys = {"LANGFUSE_PUBLIC_KEY": "p", "LANGFUSE_SECRET_KEY": "s"}
+    assert langfuse_settings({**keys, "LANGFUSE_BASE_URL": "http://new"}) == LangfuseSettings(
+        "http://new", "p", "s"
+    )
+    both = {**keys, "LANGFUSE_BASE_URL": "http://new/", "LANGFUSE_HOST": "http://old"}
+    assert langfuse_settings(both) == LangfuseSettings("http://new", "p", "s")
 
 
 @pytest.mark.integration
@@ -167,7 +176,7 @@ def test_eval_run_sends_its_scores_when_langfuse_is_configured(tmp_path, config_
         },
     ]
     suite.write_text("\n".join(json.dumps({**x, "scorer": "exact"}) for x in items) + "\n")
-    from evals_helpers import CORE_ANSWERS
+    from support.evals_helpers import CORE_ANSWERS
 
     public, secret = keys()
     with (

@@ -9,10 +9,10 @@ comparisons fire and about 0.04% of 0.05 → 0.25 drops are missed at this suite
 import json
 
 import pytest
-from evals_helpers import MODEL, set_faults
 
 from evals.cli import main
-from monitoring.job_results import read_result
+from gateway.logcontract.job_results import read_result
+from support.evals_helpers import MODEL, set_faults
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

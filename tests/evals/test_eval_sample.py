@@ -5,16 +5,17 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from evals_helpers import MODEL
 
 from adapters.vllm.sim.config import SimConfig
 from adapters.vllm.sim.server import SimServer
 from evals.cli import main
 from evals.judge import DEFAULT_RUBRIC, JudgeConfig, build_judge_messages
 from evals.llm_log import LogSampleError, draw_sample, drawn, parse_prompt
-from gateway.log_schemas import LLM_LOG_SCHEMA, llm_partition
+from gateway.logcontract.job_results import read_result
+from gateway.logcontract.rows import llm_partition
+from gateway.logcontract.schemas import LLM_LOG_SCHEMA
 from gateway.logwriter import ParquetLogWriter
-from monitoring.job_results import read_result
+from support.evals_helpers import MODEL
 
 NOW = datetime.now(UTC)
 
@@ -150,9 +151,16 @@ def test_sample_tracks_judged_scores_against_the_trailing_samples(tmp_path, conf
     result = read_result(config_file.parent / "data" / "jobs" / f"eval_sample--production_{MODEL}.json")
     assert result is not None and result["exit_code"] == 1
     values = {m["name"]: m["value"] for m in result["metrics"] if "outcome" not in m["labels"]}
-    assert values == {"modelgate_eval_regression": 1.0, "modelgate_eval_score": pytest.approx(bad_mean)}
+    assert values == {
+        "modelgate_eval_regression": 1.0,
+        "modelgate_eval_score": pytest.approx(bad_mean),
+        "modelgate_log_skipped_files": 0.0,  # every log file was readable
+    }
+    assert result["skipped_files"] == []
 
 
 def test_sample_with_no_log_exits_2(config_file, capsys):
-    assert main(["sample", "--config", str(config_file), "--base-url", "http://x/v1", "--api-key", "k"]) == 2
+    argv = ["sample", "--config", str(config_file), "--model", MODEL]
+    argv += ["--base-url", "http://x/v1", "--api-key", "k"]
+    assert main(argv) == 2
     assert "no LLM request log" in capsys.readouterr().err

@@ -197,7 +197,7 @@ class TestSpecs:
             ("numeric", "4", "finite number"),
             ("numeric", True, "finite number"),
             ("choice", "E", "one of the choices"),
-            ("json_schema", {"type": "object", "oneOf": []}, "not supported"),
+            ("json_schema", {"type": "object", "oneOf": []}, "should be non-empty"),  # invalid in every draft
         ],
     )
     def test_bad_expected(self, spec, expected, message):

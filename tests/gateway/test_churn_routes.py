@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pyarrow.dataset as ds
 import pytest
-from conftest_helpers import ACME_KEY, DEV_KEY, metric_samples
-from servers import uvicorn_thread
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from support.conftest_helpers import ACME_KEY, DEV_KEY, metric_samples
+from support.servers import uvicorn_thread
 
 GOOD = {
     "tenure_months": 4,
@@ -227,3 +228,23 @@ def test_every_accepted_prediction_is_logged(gateway: tuple[httpx.Client, Settin
     assert row["tenant"] == "acme" and row["customer_id"].startswith("c")
     assert row["contract_type"] == "month-to-month" and row["model_version"].startswith("churn-")
     assert row["prediction"] in ("churn", "no_churn") and 0 < row["churn_probability"] < 1
+
+
+def test_openapi_shows_the_real_response_models_and_answers_match_them(
+    gateway: tuple[httpx.Client, Settings],
+) -> None:
+    client, _ = gateway
+    spec = client.get("/openapi.json").json()
+    routes = (("/v1/churn/predict", "ChurnPrediction"), ("/v1/churn/predict/batch", "ChurnBatchResponse"))
+    for path, model in routes:
+        ok = spec["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok == {"$ref": f"#/components/schemas/{model}"}
+    assert spec["components"]["schemas"]["ChurnPrediction"]["properties"]["churn_probability"]["maximum"] == 1
+    # Real answers validate against the published schemas (refs resolved inside the OpenAPI document).
+    one = client.post("/v1/churn/predict", json={**GOOD, "customer_id": "c-1"}, headers=ACME)
+    batch = client.post("/v1/churn/predict/batch", json={"instances": [GOOD, GOOD]}, headers=ACME)
+    for answer, model in ((one, "ChurnPrediction"), (batch, "ChurnBatchResponse")):
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+        document = {"$ref": f"#/components/schemas/{model}", "components": spec["components"]}
+        jsonschema.validate(answer.json(), document)
+    assert one.json()["customer_id"] == "c-1" and len(batch.json()["predictions"]) == 2

@@ -61,3 +61,18 @@ def test_tenants_add_refuses_negative_budget(tmp_path: Path, capsys: pytest.Capt
 def test_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["frobnicate"]) == 2
     assert "unknown command" in capsys.readouterr().err
+
+
+def test_the_starter_config_leaves_tracing_to_the_otel_environment(tmp_path: Path) -> None:
+    from gateway.tracing.config import resolve_tracing
+
+    cfg = tmp_path / "modelgate.yaml"
+    assert main(["init", "--config", str(cfg)]) == 0
+    tracing = load_settings(cfg).tracing
+    assert tracing.enabled == "auto"
+    off = resolve_tracing(tracing, service_version="1", environ={})
+    on = resolve_tracing(
+        tracing, service_version="1", environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}
+    )
+    assert not off.enabled
+    assert on.enabled and on.traces_endpoint == "http://collector:4318/v1/traces"

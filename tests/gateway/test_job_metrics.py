@@ -4,11 +4,11 @@ import json
 import time
 from pathlib import Path
 
-from conftest_helpers import metric_samples
 from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.job_metrics import JobResultsCollector
-from monitoring.job_results import JobMetric, JobRun, publish
+from gateway.logcontract.job_results import JobMetric, JobRun, publish
+from support.conftest_helpers import metric_samples
 
 
 def _scrape(results: Path) -> dict:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
-from gateway.log_schemas import CHURN_LOG_SCHEMA, churn_partition
+from gateway.logcontract.rows import churn_partition
+from gateway.logcontract.schemas import PREDICTION_LOG_SCHEMA as CHURN_LOG_SCHEMA
 from gateway.logwriter import ParquetLogWriter
 
 

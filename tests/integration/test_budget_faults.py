@@ -20,15 +20,15 @@ import httpx
 import openai
 import pyarrow.dataset as ds
 import pytest
-from conftest_helpers import ACME_KEY
-from llm_stack import MODEL, LLMStack, llm_stack
 from prometheus_client.parser import text_string_to_metric_families
-from redis_server import RedisServer, start_redis_server
-from servers import free_port
 
 from adapters.vllm.sim.config import SimConfig
 from gateway.auth import hash_key
 from gateway.settings import Settings
+from support.conftest_helpers import ACME_KEY
+from support.llm_stack import MODEL, LLMStack, llm_stack
+from support.redis_server import RedisServer, start_redis_server
+from support.servers import free_port
 
 pytestmark = pytest.mark.integration
 

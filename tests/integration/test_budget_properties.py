@@ -27,13 +27,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
-from servers import uvicorn_thread
 
 from adapters.vllm.sim.app import create_sim_app
 from adapters.vllm.sim.config import SimConfig
 from gateway.app import create_app
 from gateway.auth import hash_key
 from gateway.settings import Settings
+from support.servers import uvicorn_thread
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

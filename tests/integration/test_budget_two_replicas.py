@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest_helpers import ACME_KEY
-from redis_server import RedisServer
-from servers import free_port, modelgate_process, uvicorn_thread
 
 from adapters.vllm.sim.app import create_sim_app
 from adapters.vllm.sim.config import SimConfig
 from gateway.auth import hash_key
+from support.conftest_helpers import ACME_KEY
+from support.redis_server import RedisServer
+from support.servers import free_port, modelgate_process, uvicorn_thread
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -12,11 +12,11 @@ import httpx
 import pyarrow.dataset as ds
 import pytest
 import yaml
-from conftest_helpers import ACME_KEY, GLOBEX_KEY, metric_samples
-from servers import REPO, free_port, modelgate_process
 
 from adapters.churn.generator import ShiftSpec, generate_customers
 from gateway.auth import hash_key
+from support.conftest_helpers import ACME_KEY, GLOBEX_KEY, metric_samples
+from support.servers import REPO, free_port, modelgate_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -13,14 +13,14 @@ import openai
 import pyarrow.dataset as ds
 import pytest
 import yaml
-from conftest_helpers import ACME_KEY, GLOBEX_KEY, metric_samples
-from llm_stack import MODEL, llm_stack
 
 from adapters.vllm.sim.config import SimConfig
 from adapters.vllm.sim.server import SimServer
 from evals.cli import main as evals_main
 from evals.judge import DEFAULT_RUBRIC, JudgeConfig, build_judge_messages
 from gateway.settings import Settings
+from support.conftest_helpers import ACME_KEY, GLOBEX_KEY, metric_samples
+from support.llm_stack import MODEL, llm_stack
 
 pytestmark = pytest.mark.integration
 

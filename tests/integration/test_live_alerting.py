@@ -9,12 +9,12 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest_helpers import ACME_KEY
-from llm_stack import MODEL, llm_stack
-from prometheus_server import run_prometheus
 
 from adapters.vllm.sim.config import SimConfig
 from gateway.settings import Settings
+from support.conftest_helpers import ACME_KEY
+from support.llm_stack import MODEL, llm_stack
+from support.prometheus_server import run_prometheus
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -11,11 +11,11 @@ import httpx
 import openai
 import pyarrow.dataset as ds
 import pytest
-from conftest_helpers import ACME_KEY, GLOBEX_KEY, metric_samples
-from llm_stack import MODEL, LLMStack, llm_stack
 
 from adapters.vllm.sim.config import SimConfig
 from gateway.settings import Settings
+from support.conftest_helpers import ACME_KEY, GLOBEX_KEY, metric_samples
+from support.llm_stack import MODEL, LLMStack, llm_stack
 
 pytestmark = pytest.mark.integration
 

@@ -3,6 +3,7 @@ prediction when SIGTERM arrives during load."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,10 +14,10 @@ from pathlib import Path
 import httpx
 import pyarrow.dataset as ds
 import pytest
-from conftest_helpers import ACME_KEY
-from servers import REPO, free_port, wait_http
 
 from gateway.auth import hash_key
+from support.conftest_helpers import ACME_KEY
+from support.servers import REPO, free_port, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +129,34 @@ def test_sigterm_during_load_loses_no_logged_prediction(tmp_path: Path, churn_ar
     logged = set(table.column("request_id").to_pylist())
     missing = set(ok_ids) - logged
     assert not missing, f"{len(missing)} of {len(ok_ids)} answered predictions are not in the log"
+
+
+def test_production_mode_refuses_a_missing_model_with_one_line(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, tmp_path / "no-model-here")
+    cfg.write_text("mode: production\n" + cfg.read_text())
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(cfg)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    err = done.stderr.strip()
+    assert err.count("\n") == 0, err
+    assert "modelgate churn train --out" in err and "MODELGATE_CHURN__ARTIFACT_DIR" in err
+    assert not (tmp_path / "no-model-here").exists()  # nothing was trained
+
+
+def test_a_malformed_otel_variable_stops_start_up_with_one_line(tmp_path: Path, churn_artifact: Path) -> None:
+    cfg = _config(tmp_path, churn_artifact)
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(cfg)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_TIMEOUT": "x"},
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "OTEL_EXPORTER_OTLP_TIMEOUT" in done.stderr

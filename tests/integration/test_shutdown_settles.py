@@ -17,12 +17,12 @@ import httpx
 import pyarrow.dataset as ds
 import pytest
 import yaml
-from conftest_helpers import ACME_KEY
-from servers import free_port, modelgate_process, uvicorn_thread
 
 from adapters.vllm.sim.app import create_sim_app
 from adapters.vllm.sim.config import SimConfig
 from gateway.auth import hash_key
+from support.conftest_helpers import ACME_KEY
+from support.servers import free_port, modelgate_process, uvicorn_thread
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

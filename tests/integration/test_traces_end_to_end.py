@@ -10,12 +10,12 @@ from collections.abc import Callable
 import httpx
 import pyarrow.dataset as ds
 import pytest
-from conftest_helpers import ACME_KEY
-from llm_stack import MODEL, llm_stack
-from otlp_backend import Backend
 
 from adapters.vllm.sim.config import SimConfig
 from gateway.settings import Settings
+from support.conftest_helpers import ACME_KEY
+from support.llm_stack import MODEL, llm_stack
+from support.otlp_backend import Backend
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

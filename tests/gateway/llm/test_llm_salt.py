@@ -8,12 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from conftest_helpers import ACME_KEY, GLOBEX_KEY
-from servers import uvicorn_thread
 
 from gateway.app import create_app
 from gateway.llm.salt import tenant_cache_salt
 from gateway.settings import LLMSettings, Settings
+from support.conftest_helpers import ACME_KEY, GLOBEX_KEY
+from support.servers import uvicorn_thread
 
 ON = LLMSettings(tenant_cache_salt=True, cache_salt_secret="s3cret-for-tests-only")
 

@@ -12,7 +12,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind
-from otlp_backend import Backend
 
 from gateway.tracing import (
     TracingConfig,
@@ -24,6 +23,7 @@ from gateway.tracing import (
     span_name,
 )
 from gateway.tracing.setup import Tracing
+from support.otlp_backend import Backend
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

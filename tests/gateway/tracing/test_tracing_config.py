@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -47,11 +49,93 @@ def test_defaults_without_environment() -> None:
     assert not r.capture_content and r.redact
 
 
-def test_disabled_by_default_and_env_cannot_enable_it() -> None:
-    r = resolve_tracing(
-        TracingConfig(), service_version="1", environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}
+ENDPOINT = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}
+TRACES_ENDPOINT = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}
+
+
+# The on/off table of docs/tracing.md, row by row: (tracing.enabled, tracing.endpoint, environment, on?).
+@pytest.mark.parametrize(
+    ("enabled", "endpoint", "environ", "on"),
+    [
+        ("auto", None, {}, False),
+        ("auto", None, ENDPOINT, True),
+        ("auto", None, TRACES_ENDPOINT, True),
+        ("auto", "http://file:4318", {}, True),
+        (True, None, {}, True),
+        (False, None, ENDPOINT, False),
+        (False, "http://file:4318", TRACES_ENDPOINT, False),
+        ("auto", None, {**ENDPOINT, "OTEL_SDK_DISABLED": "true"}, False),
+        (True, None, {"OTEL_SDK_DISABLED": "true"}, False),
+        (True, None, {"OTEL_TRACES_EXPORTER": "none"}, False),
+        ("auto", None, {**ENDPOINT, "OTEL_TRACES_EXPORTER": "otlp"}, True),
+    ],
+)
+def test_on_off_precedence(
+    enabled: bool | str, endpoint: str | None, environ: dict[str, str], on: bool
+) -> None:
+    config = TracingConfig.model_validate({"enabled": enabled, "endpoint": endpoint})
+    r = resolve_tracing(config, service_version="1", environ=environ)
+    assert r.enabled is on
+    assert r.sources["enabled"]  # the start-up log names what decided
+
+
+def test_auto_is_the_default_and_yaml_spellings_parse() -> None:
+    assert TracingConfig().enabled == "auto"
+    assert TracingConfig.model_validate({"enabled": "true"}).enabled is True
+    assert TracingConfig.model_validate({"enabled": False}).enabled is False
+    with pytest.raises(ValidationError):
+        TracingConfig.model_validate({"enabled": "sometimes"})
+
+
+def test_an_exporter_other_than_otlp_is_refused_by_name() -> None:
+    with pytest.raises(TracingConfigError, match="OTEL_TRACES_EXPORTER=zipkin"):
+        resolve(OTEL_TRACES_EXPORTER="zipkin")
+
+
+def test_compression_timeout_and_certificates_from_the_environment(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not checked here")
+    r = resolve(
+        OTEL_EXPORTER_OTLP_COMPRESSION="GZIP",
+        OTEL_EXPORTER_OTLP_TIMEOUT="750",
+        OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE=str(ca),
     )
-    assert not r.enabled
+    assert (r.compression, r.export_timeout_s, r.certificate) == ("gzip", 0.75, str(ca))
+    assert r.sources["timeout"] == "OTEL_EXPORTER_OTLP_TIMEOUT"
+    # The signal-specific variable wins over the general one.
+    r = resolve(OTEL_EXPORTER_OTLP_COMPRESSION="gzip", OTEL_EXPORTER_OTLP_TRACES_COMPRESSION="none")
+    assert r.compression == "none"
+    r = resolve(TracingConfig(enabled=True, export_timeout_s=3.0))
+    assert (r.compression, r.export_timeout_s, r.certificate, r.client_certificate) == (
+        "none",
+        3.0,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, "OTEL_EXPORTER_OTLP_COMPRESSION=zstd"),
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "soon"}, "OTEL_EXPORTER_OTLP_TIMEOUT must be a number"),
+        ({"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "0"}, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT must be more"),
+        (
+            {"OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent/ca.pem"},
+            "OTEL_EXPORTER_OTLP_CERTIFICATE: no such",
+        ),
+    ],
+)
+def test_bad_transport_variables_are_refused_by_name(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(TracingConfigError, match=message):
+        resolve(**environ)
+
+
+def test_client_certificate_needs_its_key(tmp_path: Path) -> None:
+    cert = tmp_path / "client.pem"
+    cert.write_text("x")
+    with pytest.raises(TracingConfigError, match="go together"):
+        resolve(OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=str(cert))
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from gateway.tracing import (
     setup_tracing,
 )
 from gateway.tracing.middleware import TRACE_ID_SCOPE_KEY, request_attributes
+from gateway.tracing.passthrough import TraceContextPassthrough
 from gateway.tracing.setup import Tracing
 
 PARENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -164,15 +165,28 @@ def test_ratio_zero_exports_nothing_but_still_propagates_trace_ids() -> None:
     assert format(only_span(exporter).context.trace_id, "032x") == PARENT_TRACE
 
 
-def test_disabled_tracing_adds_no_middleware_and_no_ids() -> None:
+def test_disabled_tracing_records_nothing_but_passes_the_callers_context_on() -> None:
     tracing = setup_tracing(TracingConfig(enabled=False), service_version="1", environ={})
     app = build_app(tracing)
-    assert app.user_middleware == []
-    response = call(app, "GET", "/items/1", headers={"traceparent": f"00-{PARENT_TRACE}-{PARENT_SPAN}-01"})
+    assert [m.cls for m in app.user_middleware] == [TraceContextPassthrough]
+    client_parent = f"00-{PARENT_TRACE}-{PARENT_SPAN}-01"
+    response = call(app, "GET", "/items/1", headers={"traceparent": client_parent})
     assert "x-trace-id" not in response.headers
-    assert response.json()["trace_id"] is None
+    assert response.json()["trace_id"] == PARENT_TRACE  # log rows join the client's trace
+    headers = {"traceparent": client_parent, "tracestate": "vendor=v1", "baggage": "tenant.tier=gold"}
+    upstream = call(app, "POST", "/upstream", headers=headers).json()
+    # Forwarded unchanged: the upstream's parent is the client's span (the gateway made none).
+    assert upstream == headers
+    # Without a caller's context, nothing is invented.
+    assert call(app, "GET", "/items/1").json()["trace_id"] is None
     assert call(app, "POST", "/upstream").json() == {}
     tracing.shutdown()
+
+
+def test_a_malformed_traceparent_with_tracing_off_is_ignored() -> None:
+    tracing = setup_tracing(TracingConfig(enabled=False), service_version="1", environ={})
+    response = call(build_app(tracing), "POST", "/upstream", headers={"traceparent": "00-zz-yy-01"})
+    assert response.status_code == 200 and response.json() == {}
 
 
 def test_streaming_response_is_timed_to_its_last_byte() -> None:

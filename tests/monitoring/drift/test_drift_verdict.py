@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.logcontract.job_results import JobMetric
 from monitoring.drift.export import data_metrics, prediction_metrics
 from monitoring.drift.verdict import ColumnDrift, Gates, columns_json, decide, exit_code
-from monitoring.job_results import JobMetric
 
 
 def cols(*drifted: bool) -> list[ColumnDrift]:

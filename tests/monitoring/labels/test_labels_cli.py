@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from adapters.churn.generator import generate_customers, true_churn_probability
+from gateway.logcontract.rows import write_prediction_rows
 from monitoring.labels.cli import main
 from monitoring.labels.store import read_records
-from monitoring.log_window import write_prediction_rows
 
 HEADER = "customer_id,churned,known_at\n"
 

@@ -12,8 +12,8 @@ import pytest
 from adapters.churn.generator import generate_customers
 from adapters.churn.predictor import ChurnPredictor
 from adapters.churn.train import train_model
+from gateway.logcontract.rows import write_prediction_rows
 from monitoring.labels.cli import main as labels_main
-from monitoring.log_window import write_prediction_rows
 from monitoring.performance.cli import main
 
 DAYS = 63

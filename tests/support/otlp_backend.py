@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from servers import REPO, free_port
+
+from support.servers import REPO, free_port
 
 __all__ = ["Backend", "BackendUnavailable", "find_phoenix", "start_otlp_backend"]
 

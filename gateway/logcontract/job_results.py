@@ -15,11 +15,14 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JobMetric", "JobRun", "publish", "read_result", "result_path"]
+__all__ = ["SKIPPED_FILES_METRIC", "JobMetric", "JobRun", "publish", "read_result", "result_path"]
+
+SKIPPED_FILES_METRIC = "modelgate_log_skipped_files"
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +70,30 @@ def publish(
     metrics: list[JobMetric],
     pushgateway_url: str | None = None,
     finished_at: float | None = None,
+    skipped_files: Sequence[str] | None = None,
+    log: str = "predictions",
 ) -> Path:
     """Write the result file atomically (and push it when a Pushgateway is configured); return its path.
 
     Exit codes 0 and 1 are successful runs (1 means the watched condition was found); anything else is a
     failed run, which keeps the previous `last_success_at` so a staleness alert still sees the gap.
+
+    A job that read a log passes the files it had to leave out (`skipped_files`, corrupt or truncated):
+    they are listed in the file and counted in `modelgate_log_skipped_files{log, reader}`.
     """
     finished = time.time() if finished_at is None else finished_at
     path = result_path(results_dir, run.job, run.variant)
     ok = exit_code in (0, 1)
+    if skipped_files is not None:
+        metrics = [
+            *metrics,
+            JobMetric(
+                SKIPPED_FILES_METRIC,
+                "Log files the job's latest run could not read (corrupt or truncated) and left out.",
+                {"log": log, "reader": run.job},
+                float(len(skipped_files)),
+            ),
+        ]
     previous = read_result(path) or {}
     last_success = finished if ok else previous.get("last_success_at")
     body = {
@@ -89,6 +107,8 @@ def publish(
         # A failed run publishes no fresh values: the last good ones stay visible.
         "metrics": [m.__dict__ for m in metrics] if ok else previous.get("metrics", []),
     }
+    if skipped_files is not None:
+        body["skipped_files"] = list(skipped_files)
     results_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=results_dir, prefix=".tmp-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

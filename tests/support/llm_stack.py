@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from servers import uvicorn_thread
 
 from adapters.vllm.sim.app import create_sim_app
 from adapters.vllm.sim.config import SimConfig
 from gateway.app import create_app
 from gateway.settings import Settings
+from support.servers import uvicorn_thread
 
 MODEL = "sim-llama-3-8b"
 

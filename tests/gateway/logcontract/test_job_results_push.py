@@ -11,7 +11,7 @@ from typing import ClassVar
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitoring.job_results import JobMetric, JobRun, publish
+from gateway.logcontract.job_results import JobMetric, JobRun, publish
 
 
 class _Receiver(BaseHTTPRequestHandler):

@@ -13,13 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.churn.generator import generate_customers
-from monitoring.log_window import (
-    LogWindowError,
+from gateway.logcontract.rows import write_prediction_rows
+from gateway.logcontract.window import (
+    LogReadError,
     MissingColumnError,
     list_versions,
     read_window,
     window_bounds,
-    write_prediction_rows,
 )
 
 END = datetime(2025, 3, 10, tzinfo=UTC)
@@ -41,7 +41,7 @@ def test_window_bounds_is_half_open_utc_and_refuses_bad_days() -> None:
     start, end = window_bounds(7, datetime(2025, 3, 10, 12))
     assert end == datetime(2025, 3, 10, 12, tzinfo=UTC)
     assert start == end - timedelta(days=7)
-    with pytest.raises(LogWindowError):
+    with pytest.raises(LogReadError):
         window_bounds(0, END)
 
 
@@ -132,11 +132,19 @@ def test_dates_outside_the_window_are_never_opened(two_version_log: str) -> None
     assert win.n_rows == 1200
 
 
-def test_a_corrupt_file_in_range_is_a_log_window_error(two_version_log: str) -> None:
-    bad = Path(two_version_log) / "date=2025-03-09" / "model_version=v1" / "part-3-00000000.parquet"
+def test_a_corrupt_file_is_skipped_and_named(two_version_log: str) -> None:
+    kwargs = {"days": 2, "end": END, "model_version": "v1", "columns": ["tenure_months"]}
+    before = read_window(two_version_log, **kwargs)  # type: ignore[arg-type]
+    folder = Path(two_version_log) / "date=2025-03-09" / "model_version=v1"
+    bad = folder / "part-3-00000000.parquet"
     bad.write_bytes(b"not parquet")
-    with pytest.raises(LogWindowError):
-        read_window(two_version_log, days=2, end=END, model_version="v1", columns=["tenure_months"])
+    # A crash mid-write without the atomic rename: a real file cut off half-way.
+    good = sorted(folder.glob("part-*.parquet"))[0]
+    cut = folder / "part-1700000000000-0badf00d.parquet"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    after = read_window(two_version_log, **kwargs)  # type: ignore[arg-type]
+    assert set(after.skipped_files) == {str(bad), str(cut)}
+    assert after.n_rows == before.n_rows and before.skipped_files == ()
 
 
 def test_large_window_is_a_seeded_uniform_sample(two_version_log: str) -> None:

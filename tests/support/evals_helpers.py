@@ -1,4 +1,4 @@
-"""Helpers shared by the eval tests (a unique module name: test folders have no __init__.py)."""
+"""Helpers shared by the eval tests (`from support.evals_helpers import ...`)."""
 
 import httpx
 

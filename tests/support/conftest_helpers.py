@@ -1,4 +1,4 @@
-"""Small test helpers shared across tiers (imported by name: tests/ is on sys.path)."""
+"""Small test helpers shared across tiers (`from support.conftest_helpers import ...`)."""
 
 from __future__ import annotations
 
