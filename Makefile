@@ -8,7 +8,7 @@ SIM_PORT ?= 8001
 CONFIG ?= modelgate.yaml
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck bench bench-deps bench-peers demo system-deps tools clean lock
+.PHONY: run test lint typecheck bench bench-deps bench-peers demo scorecard system-deps tools clean lock
 
 # A real OTLP trace backend for the tracing integration tests, in a venv of its own: arize-phoenix pulls
 # ~85 packages and pins some below ours, so it stays out of the project's environment.
@@ -29,12 +29,14 @@ $(TOOLS)/phoenix/bin/phoenix:
 
 tools: $(TOOLS)/phoenix/bin/phoenix
 
-# Debian packages the integration tiers use: a real Redis for the shared budget ledger and a real
-# Prometheus + promtool for prometheus.yml and alerts.yml. Installed only when missing.
+# Debian packages the integration tiers use: a real Redis for the shared budget ledger, a real
+# Prometheus + promtool for prometheus.yml and alerts.yml, and a real Alertmanager (+ amtool) for
+# deploy/alertmanager.yml and the scorecard. Installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -108,6 +110,12 @@ bench: $(BIN)/.installed system-deps bench-deps
 
 demo: $(BIN)/.installed
 	DO_NOT_TRACK=1 $(BIN)/modelgate demo
+
+# The full simulated month for three seeds through the shipped rules (docs/scorecard.md); `make test`
+# runs a two-day form of it. Exit 1 when a fault missed its goal or false alarms exceed one a month.
+SCORECARD_ARGS ?= --days 30 --seed 1 --seed 2 --seed 3
+scorecard: $(BIN)/.installed system-deps
+	DO_NOT_TRACK=1 $(BIN)/modelgate scorecard $(SCORECARD_ARGS) --json reports/scorecard.json --markdown reports/scorecard.md
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

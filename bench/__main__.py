@@ -1,6 +1,6 @@
 """`python -m bench` (`make bench`): every section, figures and ratios against a baseline of the same run.
 
-    python -m bench [--only churn|llm|peers|tracing|ledger|drift ...] [--seconds 10] [--connections 32]
+    python -m bench [--only churn|llm|fleet|peers|tracing|ledger|drift ...] [--seconds 10] [--connections 32]
 
 Sections, in order: churn (reference service vs gateway, predictor µs/row), llm (simulator direct vs
 through the gateway, non-streaming and streaming TTFT), peers (modelgate, Portkey and LiteLLM in
@@ -37,7 +37,7 @@ from bench.wrk import WrkError, wrk_path
 
 __all__ = ["SECTIONS", "main", "without_nan"]
 
-SECTIONS = ("churn", "llm", "peers", "tracing", "ledger", "drift")
+SECTIONS = ("churn", "llm", "fleet", "peers", "tracing", "ledger", "drift")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if set(sections) & {"churn", "llm", "peers", "tracing"}:
+    if set(sections) & {"churn", "llm", "fleet", "peers", "tracing"}:
         try:
             wrk_path()
         except WrkError as exc:
@@ -179,6 +179,10 @@ def _runner(
         from bench import llm_section
 
         return lambda: llm_section.run(workdir, options)
+    if name == "fleet":
+        from bench import fleet_section
+
+        return lambda: fleet_section.run(workdir, options)
     if name == "peers":
         from bench import peers_section
 

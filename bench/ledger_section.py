@@ -26,7 +26,7 @@ from bench.report import heading
 from gateway.budget.factory import create_ledger
 from gateway.budget.journal import JournaledSettler
 from gateway.budget.ledger import Budget, SpendLedger
-from gateway.demo.processes import free_port
+from monitoring.stack.processes import free_port
 
 __all__ = ["run"]
 

@@ -11,6 +11,7 @@ requests finish, then the lifespan drains the log queue.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -20,7 +21,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from gateway import ops
-from gateway.auth import TenantDirectory
+from gateway.admin.routes import router as admin_router
 from gateway.churn.routes import router as churn_router
 from gateway.churn.serving import ChurnServing
 from gateway.errors import install_error_handlers
@@ -30,8 +31,15 @@ from gateway.logcontract.schemas import PREDICTION_LOG_SCHEMA
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import BodySizeLimitMiddleware, MetricsMiddleware
+from gateway.ratelimit.limiter import create_rate_limiter
+from gateway.reload import install_reload, reload_config
 from gateway.services import Services
 from gateway.settings import Settings
+from gateway.tenancy.admission import TenantAdmission
+from gateway.tenancy.config_import import config_snapshot, import_config_tenants
+from gateway.tenancy.directory import LiveDirectory
+from gateway.tenancy.factory import create_tenant_store
+from gateway.tenancy.store import TenantStore
 from gateway.tracing.context import exemplar
 from gateway.tracing.middleware import instrument_app
 from gateway.tracing.setup import Tracing, setup_tracing
@@ -77,10 +85,38 @@ def _load_churn(
     return ChurnServing(predictor, metrics, writer), None
 
 
+async def _start_tenancy(
+    settings: Settings, metrics: GatewayMetrics, stack: AsyncExitStack
+) -> tuple[LiveDirectory, TenantStore]:
+    """Open the tenant store, import modelgate.yaml's tenants, load the directory and keep it fresh."""
+    store = create_tenant_store(settings)
+    stack.push_async_callback(store.close)
+    dev_key = settings.development_key if settings.mode == "development" else None
+    directory = LiveDirectory(
+        store, metrics, dev_key=dev_key, refresh_interval_s=settings.tenancy.refresh_interval_s
+    )
+    directory.on_change(lambda tenants: metrics.set_tenants(tenants))
+    now = time.time()
+    await directory.start(
+        stack,
+        setup=lambda: import_config_tenants(store, settings.tenants, now=time.time()),
+        fallback=config_snapshot(settings.tenants, now=now),
+    )
+    return directory, store
+
+
 def create_app(
-    settings: Settings, *, registry: CollectorRegistry | None = None, tracing: Tracing | None = None
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    tracing: Tracing | None = None,
+    config_path: Path | None = None,
 ) -> FastAPI:
-    """Build the gateway. Tests pass their own registry and a tracing set up with an in-memory exporter."""
+    """Build the gateway. Tests pass their own registry and a tracing set up with an in-memory exporter.
+
+    With `config_path` (as `modelgate serve` passes it) SIGHUP reloads that file (gateway/reload.py); the
+    app's `state.reload()` does the same from a test.
+    """
     registry = registry if registry is not None else CollectorRegistry()
     tenant_names = {t.name for t in settings.tenants}
     if settings.development_key:
@@ -95,18 +131,23 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             stack.callback(tracing.shutdown)
-            services = Services(
-                settings=settings,
-                metrics=metrics,
-                tenants=TenantDirectory.from_settings(settings),
-                tracing=tracing,
-            )
+            directory, store = await _start_tenancy(settings, metrics, stack)
+            services = Services(settings=settings, metrics=metrics, tenants=directory, tracing=tracing)
+            services.store = store
+            limiter = create_rate_limiter(settings.budgets.backend, settings.budgets.redis_url, metrics)
+            stack.push_async_callback(limiter.close)
+            services.rate_limiter = limiter
             services.churn, services.churn_error = _load_churn(settings, metrics, stack)
-            if settings.llm.upstream_url:
+            if settings.llm_configured:
                 from gateway.llm.service import build_llm_service
 
-                services.llm = await build_llm_service(settings, metrics, tracing, stack)
+                llm = services.llm = await build_llm_service(settings, metrics, tracing, stack)
+                llm.admission.tenancy = llm.recorder.tenancy = TenantAdmission(directory, limiter)
+                directory.on_change(lambda tenants: setattr(llm.spend, "tenants", list(tenants.values())))
             app.state.services = services
+            if config_path is not None:
+                app.state.reload = lambda: reload_config(services, config_path)
+                install_reload(services, config_path, stack)
             yield
 
     app = FastAPI(
@@ -125,7 +166,8 @@ def create_app(
     # match is costly (36 µs a churn request behind ops, issue 18). No path is in both.
     app.include_router(churn_router)
     app.include_router(ops.router)
-    if settings.llm.upstream_url:
+    app.include_router(admin_router)
+    if settings.llm_configured:
         from gateway.llm.routes import install_llm_routes
 
         install_llm_routes(app)

@@ -21,7 +21,8 @@ JOBS_EXTRA_MODULES = frozenset({"evidently", "langfuse", "openai", "croniter", "
 # name -> ("module:function", one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "init": ("gateway.commands.init:main", "write a commented starter modelgate.yaml"),
-    "tenants": ("gateway.commands.tenants:main", "add or list tenants and their API keys"),
+    "tenants": ("gateway.commands.tenants:main", "manage tenants and their API keys in the tenant store"),
+    "admin": ("gateway.commands.admin:main", "create an admin API key (admin create-key)"),
     "serve": ("gateway.commands.serve:main", "run the gateway under uvicorn"),
     "logs": ("gateway.commands.logs:main", "compact the request logs, apply retention (logs compact)"),
     "churn": ("adapters.churn.cli:main", "train the churn model (churn train)"),
@@ -31,7 +32,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "performance": ("monitoring.performance.cli:main", "true and estimated model performance"),
     "eval": ("evals.cli:main", "run eval suites and judge production samples"),
     "schedule": ("monitoring.schedule:main", "run the configured jobs on their cron schedules"),
-    "demo": ("gateway.demo.run:main", "start everything, drive traffic, inject faults, show what fired"),
+    "demo": ("monitoring.demo.run:main", "start everything, drive traffic, inject faults, show what fired"),
+    "scorecard": ("monitoring.scorecard.cli:main", "simulated month of faults: time to detect, false alarms"),
 }
 
 

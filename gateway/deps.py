@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from gateway.auth import Tenant
 from gateway.services import Services
+from gateway.tenancy.directory import lane_of_path
 from gateway.tracing.context import set_tenant
 
 __all__ = [
@@ -31,8 +32,10 @@ def services_of(request: Request) -> Services:
 
 
 def tenant_of(request: Request) -> Tenant:
-    """The authenticated tenant (raises AuthenticationFailed); also tags the request's server span."""
-    tenant = services_of(request).tenants.authenticate(request.headers.get("authorization"))
+    """The authenticated tenant, allowed on this route's lane (raises 401 / 403); tags the server span."""
+    tenant = services_of(request).tenants.authenticate(
+        request.headers.get("authorization"), lane=lane_of_path(request.url.path)
+    )
     set_tenant(None, tenant.name)  # on the request's server span, when tracing is on
     return tenant
 

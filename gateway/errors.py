@@ -7,6 +7,12 @@
     ├── AuthenticationFailed         401     invalid_request_error   invalid_api_key
     ├── NotFound                     404     invalid_request_error   not_found
     │   └── ModelNotFound            404     invalid_request_error   model_not_found (param "model")
+    ├── PermissionDenied             403     permission_error        (one code per refusal:)
+    │   ├── LaneNotAllowed                                           lane_not_allowed
+    │   ├── ModelNotAllowed                                          model_not_allowed (param "model")
+    │   └── AdminKeyRequired                                         admin_key_required
+    ├── Conflict                     409     invalid_request_error   already_exists
+    ├── RateLimitExceeded            429     requests | tokens       rate_limit_exceeded (OpenAI's types)
     ├── BudgetExceeded               429     insufficient_quota      budget_exceeded  (x-should-retry: false)
     ├── ConcurrencyLimitExceeded     429     rate_limit_error        concurrency_limit_exceeded
     ├── ServiceNotReady              503     service_unavailable     not_ready
@@ -38,15 +44,21 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 __all__ = [
+    "AdminKeyRequired",
     "AuthenticationFailed",
     "BudgetExceeded",
     "BudgetUnavailable",
     "ConcurrencyLimitExceeded",
+    "Conflict",
     "GatewayError",
     "InvalidRequest",
+    "LaneNotAllowed",
+    "ModelNotAllowed",
     "ModelNotFound",
     "NotFound",
     "PayloadTooLarge",
+    "PermissionDenied",
+    "RateLimitExceeded",
     "ServiceNotReady",
     "UnsupportedMediaType",
     "UpstreamBadResponse",
@@ -109,6 +121,39 @@ class ModelNotFound(NotFound):
     def __init__(self, message: str, **kw: Any):
         kw.setdefault("param", "model")
         super().__init__(message, **kw)
+
+
+class PermissionDenied(GatewayError):
+    status, type, code = 403, "permission_error", "permission_denied"
+
+
+class LaneNotAllowed(PermissionDenied):
+    code = "lane_not_allowed"
+
+
+class ModelNotAllowed(PermissionDenied):
+    code = "model_not_allowed"
+
+
+class AdminKeyRequired(PermissionDenied):
+    code = "admin_key_required"
+
+
+class Conflict(GatewayError):
+    status, type, code = 409, "invalid_request_error", "already_exists"
+
+
+class RateLimitExceeded(GatewayError):
+    """429 with OpenAI's body for a rate limit: `type` is `requests` or `tokens`, as api.openai.com sends."""
+
+    status, type, code = 429, "requests", "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, limit_type: str, headers: dict[str, str]) -> None:
+        super().__init__(message, headers=headers)
+        self.limit_type = limit_type
+
+    def openai_words(self) -> tuple[str, str]:
+        return self.limit_type, self.code
 
 
 class BudgetExceeded(GatewayError):

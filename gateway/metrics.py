@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = [
+    "AUTH_FAILURE_REASONS",
     "GENAI_PROVIDER",
     "LATENCY_BUCKETS",
     "OTHER",
@@ -26,6 +27,17 @@ __all__ = [
 _M = TypeVar("_M", Counter, Gauge, Histogram)
 
 OTHER = "other"
+AUTH_FAILURE_REASONS = (
+    "missing",
+    "malformed",
+    "unknown",
+    "expired",
+    "revoked",
+    "lane_not_allowed",
+    "model_not_allowed",
+    "admin_unknown",
+    "admin_tenant_key",
+)
 
 # Fine resolution between 1 ms and 100 ms, where a healthy gateway lives; coarse beyond.
 LATENCY_BUCKETS = (
@@ -193,12 +205,54 @@ class GatewayMetrics:
         self.llm_log_rows = Counter(
             "modelgate_llm_log_rows", "LLM request log rows, written or dropped.", ["outcome"], registry=r
         )
+        # The fleet (gateway/routing/); the healthy and in-flight gauges are read at scrape time
+        # (gateway/routing/telemetry.py). `upstream` values are the configured replica names.
+        self.upstream_requests = Counter(
+            "modelgate_upstream_requests",
+            "Attempts sent to each upstream replica, by outcome (ok, connect, timeout, status_5xx, …).",
+            ["upstream", "outcome"],
+            registry=r,
+        )
+        self.upstream_retries = Counter(
+            "modelgate_upstream_retries",
+            "Requests retried on another replica before any byte reached the client, by failure kind.",
+            ["model", "reason"],
+            registry=r,
+        )
+        self.upstream_fallbacks = Counter(
+            "modelgate_upstream_fallbacks",
+            "Requests for a model served by its fallback model (every replica of the model was out).",
+            ["model", "fallback_model"],
+            registry=r,
+        )
+        self.upstream_ejections = Counter(
+            "modelgate_upstream_ejections",
+            "Times a replica was taken out of rotation (passive failures or a failed health check).",
+            ["upstream"],
+            registry=r,
+        )
         self.budget_refusals = Counter(
             "modelgate_budget_refusals",
             "Requests refused because they could exceed a budget.",
             ["tenant", "window"],
             registry=r,
         )
+        # Tenancy: bounded label sets (AUTH_FAILURE_REASONS, RATE_LIMITS); never key material.
+        self.auth_failures = Counter(
+            "modelgate_auth_failures",
+            "Requests refused by authentication or key scope, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        for reason in AUTH_FAILURE_REASONS:
+            self.auth_failures.labels(reason)
+        self.rate_limited = Counter(
+            "modelgate_rate_limited",
+            "LLM requests refused by a rate limit (rpm or tpm, of the tenant or of its key).",
+            ["tenant", "limit"],
+            registry=r,
+        )
+
         self.budget_overruns = Counter(
             "modelgate_budget_overrun",
             "Requests whose reported usage cost more than was reserved for them (billed as reported).",
@@ -251,6 +305,13 @@ class GatewayMetrics:
             self.genai_client_tokens.labels(*labels, "input").observe(input_tokens)
         if output_tokens is not None:
             self.genai_client_tokens.labels(*labels, "output").observe(output_tokens)
+
+    def set_tenants(self, tenants: Iterable[str]) -> None:
+        """The tenant label set follows the tenant store (tenants are created while the gateway runs)."""
+        self._tenants = frozenset(tenants)
+
+    def set_models(self, models: Iterable[str]) -> None:
+        self._models = frozenset(models)
 
     def tenant_label(self, tenant: str) -> str:
         return tenant if tenant in self._tenants else OTHER

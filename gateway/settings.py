@@ -22,9 +22,17 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from gateway.configfile import ConfigFileError, load_config_file, locate_config
 from gateway.logcontract import locations
 from gateway.logcontract.locations import resolve_path, resolve_uri
+from gateway.routing.config import (
+    ReplicaSpec,
+    RoutingSettings,
+    UpstreamSettings,
+    fleet_problems,
+    fleet_specs,
+)
 from gateway.tracing.config import TracingConfig
 
 __all__ = [
+    "AdminSettings",
     "BudgetSettings",
     "ChurnSettings",
     "ConfigError",
@@ -35,6 +43,7 @@ __all__ = [
     "PriceSettings",
     "ServerSettings",
     "Settings",
+    "TenancySettings",
     "TenantSettings",
     "load_settings",
 ]
@@ -84,6 +93,18 @@ class TenantSettings(BaseModel):
     monthly_usd: float | None = Field(
         None, ge=0, description="Hard LLM budget per UTC calendar month in USD; null = none."
     )
+    rpm: int | None = Field(
+        None, ge=1, description="LLM requests per minute, shared by all replicas; null = unlimited."
+    )
+    tpm: int | None = Field(
+        None,
+        ge=1,
+        description="LLM tokens per minute (worst case held at admission, corrected at settlement); "
+        "null = unlimited.",
+    )
+    max_concurrency: int | None = Field(
+        None, ge=1, description="Most LLM requests of this tenant in flight at once; null = unlimited."
+    )
 
 
 class ChurnSettings(BaseModel):
@@ -121,10 +142,27 @@ class PriceSettings(BaseModel):
 class LLMSettings(BaseModel):
     model_config = _STRICT
     upstream_url: str | None = Field(
-        None, description="Base URL of the OpenAI-compatible upstream (vLLM), e.g. http://127.0.0.1:8001/v1."
+        None,
+        description="Base URL of one OpenAI-compatible upstream (vLLM), e.g. http://127.0.0.1:8001/v1; "
+        "a fleet of one replica. Use llm.upstreams for more.",
+    )
+    upstreams: list[UpstreamSettings] = Field(
+        default_factory=list,
+        description="The vLLM replicas: name, url, models, weight (see docs/configuration.md#fleet).",
+    )
+    fallbacks: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per model, the models that serve its requests (in order) when every replica of it "
+        "is out.",
+    )
+    routing: RoutingSettings = Field(
+        default_factory=RoutingSettings,  # type: ignore[arg-type]
+        description="Load balancing, health checks, retries and session affinity across llm.upstreams.",
     )
     models: list[str] = Field(
-        default_factory=list, description="Models served; any other model name is labelled 'other'."
+        default_factory=list,
+        description="Models served (the models of llm.upstreams are added); any other model name is "
+        "labelled 'other'.",
     )
     prices: dict[str, PriceSettings] = Field(default_factory=dict, description="Price table per model.")
     billing: bool = Field(True, description="Bill tenants; when on, every model must have a price.")
@@ -223,6 +261,43 @@ class LogsSettings(BaseModel):
     )
 
 
+class TenancySettings(BaseModel):
+    model_config = _STRICT
+    sqlite_path: Path | None = Field(
+        None,
+        description="SQLite tenant store (budgets.backend sqlite); default <data_dir>/tenants.sqlite. "
+        "With budgets.backend redis the tenants live in budgets.redis_url.",
+    )
+    refresh_interval_s: float = Field(
+        0.25,
+        gt=0,
+        le=1.0,
+        description="How often each replica checks the store for new tenants, keys and revocations.",
+    )
+
+
+class AdminSettings(BaseModel):
+    model_config = _STRICT
+    key_sha256: list[str] = Field(
+        default_factory=list,
+        description="SHA-256 (hex) of the admin API keys (`modelgate admin create-key` adds one); "
+        "empty = the admin API refuses every request.",
+    )
+
+    @field_validator("key_sha256", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("key_sha256")
+    @classmethod
+    def _hex(cls, value: list[str]) -> list[str]:
+        for i, h in enumerate(value):
+            if not re.fullmatch(r"[0-9a-f]{64}", h):
+                raise ValueError(f"admin.key_sha256[{i}]: expected 64 lower-case hex digits")
+        return value
+
+
 class JobsSettings(BaseModel):
     model_config = _STRICT
     results_dir: Path | None = Field(
@@ -250,7 +325,15 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(Path("data"), description="Root for models, logs, ledgers and job results.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="HTTP server.")  # type: ignore[arg-type]
-    tenants: list[TenantSettings] = Field(default_factory=list, description="Tenants and their key hashes.")
+    tenants: list[TenantSettings] = Field(
+        default_factory=list,
+        description="Tenants and their key hashes, imported into the tenant store at start-up and on SIGHUP.",
+    )
+    tenancy: TenancySettings = Field(
+        default_factory=TenancySettings,  # type: ignore[arg-type]
+        description="Tenant store shared by replicas.",
+    )
+    admin: AdminSettings = Field(default_factory=AdminSettings, description="Admin API (/admin/v1/).")
     development_key: str | None = Field(
         None,
         min_length=16,
@@ -304,12 +387,16 @@ class Settings(BaseSettings):
             raise ValueError(f"tenants: duplicate tenant name {dupes[0]!r}")
         if self.development_key and "dev" in names:
             raise ValueError("tenants: 'dev' is reserved for the development key")
-        if self.llm.upstream_url and self.llm.billing:
-            missing = [m for m in self.llm.models if m not in self.llm.prices]
+        llm = self.llm
+        problems = fleet_problems(llm.upstream_url, llm.upstreams, llm.fallbacks, llm.routing)
+        if problems:
+            raise ValueError("\n".join(problems))
+        for upstream in llm.upstreams:  # a fleet's models are served models: labelled and priced
+            llm.models.extend(m for m in upstream.models if m not in llm.models)
+        if self.llm_configured and llm.billing:
+            missing = [m for m in llm.models if m not in llm.prices]
             if missing:
                 raise ValueError(f"llm.prices: no price for model {missing[0]!r} while billing is on")
-        if self.llm.upstream_url and not re.match(r"^https?://", self.llm.upstream_url):
-            raise ValueError("llm.upstream_url: must start with http:// or https://")
         if self.budgets.reservation_ttl_s <= self.llm.total_timeout_s:
             raise ValueError(
                 "budgets.reservation_ttl_s: must be longer than llm.total_timeout_s, or a request still "
@@ -318,6 +405,15 @@ class Settings(BaseSettings):
         if self.budgets.backend == "redis" and not self.budgets.redis_url:
             raise ValueError("budgets.redis_url: required when budgets.backend is 'redis'")
         return self
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when the LLM lane has at least one upstream."""
+        return bool(self.llm.upstream_url or self.llm.upstreams)
+
+    def fleet(self) -> list[ReplicaSpec]:
+        """The replicas the router balances over (llm.upstream_url is a fleet of one)."""
+        return fleet_specs(self.llm.upstream_url, self.llm.upstreams, self.llm.models)
 
     # Resolved locations (relative paths were made absolute by `resolved`).
     @property
@@ -335,6 +431,10 @@ class Settings(BaseSettings):
     @property
     def ledger_path(self) -> Path:
         return self.budgets.sqlite_path or self.data_dir / "ledger.sqlite"
+
+    @property
+    def tenant_store_path(self) -> Path:
+        return self.tenancy.sqlite_path or self.data_dir / "tenants.sqlite"
 
     @property
     def settle_journal_dir(self) -> Path:
@@ -369,6 +469,7 @@ class Settings(BaseSettings):
                     }
                 ),
                 "jobs": self.jobs.model_copy(update={"results_dir": opt(self.jobs.results_dir)}),
+                "tenancy": self.tenancy.model_copy(update={"sqlite_path": opt(self.tenancy.sqlite_path)}),
             }
         )
 
@@ -380,8 +481,8 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
-        # Our own validators already name their field.
-        return f"{source}: {msg}"
+        # Our own validators already name their field; several mistakes arrive one per line.
+        return "\n".join(f"{source}: {line}" for line in msg.splitlines())
     if err["type"] == "extra_forbidden":
         msg = "unknown field (check the spelling; see docs/configuration.md)"
     return f"{source}: {loc}: {msg}"

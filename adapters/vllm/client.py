@@ -12,6 +12,7 @@ every request).
 
     client = VLLMClient(make_session(pool_size=512, connect_timeout_s=2, read_timeout_s=30), base_url)
     body = await client.post_json("/chat/completions", payload_bytes, headers)
+    status, _ = await client.probe("/health", timeout_s=2)     # vLLM's own health route, at the root
     async with client.stream("/chat/completions", payload_bytes, headers) as lines:
         async for line in lines: ...
 """
@@ -52,6 +53,8 @@ class Upstream(Protocol):
 
     async def get_json(self, path: str) -> bytes: ...
 
+    async def probe(self, path: str, timeout_s: float) -> tuple[int, bytes]: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -83,6 +86,8 @@ class VLLMClient:
     def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
+        # vLLM's OpenAI routes live under /v1; its /health and /metrics at the root.
+        self.origin = self.base_url.removesuffix("/v1")
 
     async def _request(self, method: str, path: str, body: bytes | None, headers: Mapping[str, str]) -> bytes:
         try:
@@ -123,6 +128,18 @@ class VLLMClient:
                 resp.release()  # read to the end: the connection goes back to the pool
             else:
                 resp.close()  # left early: a half-read connection must not be reused
+
+    async def probe(self, path: str, timeout_s: float) -> tuple[int, bytes]:
+        """GET `path` at the server's root, where vLLM serves `/health` and `/metrics` (beside `/v1`).
+
+        Returns the status and body whatever the status; raises an UpstreamFailure when there is no answer.
+        """
+        try:
+            timeout = aiohttp.ClientTimeout(total=timeout_s)
+            async with self.session.get(self.origin + path, timeout=timeout) as resp:
+                return resp.status, await resp.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _translate(exc) from exc
 
     async def aclose(self) -> None:
         await self.session.close()

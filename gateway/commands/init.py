@@ -80,8 +80,13 @@ schedule:
   performance: {{cron: "30 2 * * *", command: [performance]}}
   logs_compact: {{cron: "7 * * * *", command: [logs, compact]}}   # few large files per hour and partition
 
-# Keep this section last: `modelgate tenants add` appends to it.
-tenants:
+# Tenants written here are imported into the tenant store at start-up and on SIGHUP; `modelgate tenants
+# add|list|set|revoke-key` and the admin API work on the store while the gateway runs (docs/tenancy.md).
+tenants: []
+
+# Admin API keys, as SHA-256 hashes: `modelgate admin create-key` adds one and prints the key once.
+admin:
+  key_sha256: []
 """
 
 

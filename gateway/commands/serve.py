@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 
+from gateway.configfile import locate_config
 from gateway.settings import ConfigError, Settings, load_settings
 
 __all__ = ["main"]
@@ -84,7 +85,7 @@ def main(argv: list[str]) -> int:
     from gateway.tracing.config import TracingConfigError
 
     try:
-        app = create_app(settings)
+        app = create_app(settings, config_path=locate_config(args.config))
     except TracingConfigError as exc:  # a malformed OTEL_* variable: one line, never a traceback
         print(f"modelgate serve: {exc}", file=sys.stderr)
         return 2

@@ -4,9 +4,13 @@ Nothing reaches the upstream before `Admission.admit` returns a `Call`, and ever
 ended by exactly one `OutcomeRecorder.record` (gateway/llm/outcome.py), which releases what admission took:
 
 1. price: an unpriced model is a 404 while billing is on (naming a new model gets nobody free tokens);
-2. concurrency: at most `llm.max_concurrent_per_tenant` requests of one tenant in flight on this replica,
+2. key scope and rate limits (gateway/tenancy/admission.py): 403 `model_not_allowed`, 429
+   `rate_limit_exceeded` (rpm / tpm over any 60 s, shared by replicas);
+3. concurrency: at most the tenant's `max_concurrency`, else `llm.max_concurrent_per_tenant`, requests of
+   one tenant in flight on this replica,
    so one tenant cannot hold every upstream connection (429 `concurrency_limit_exceeded`);
-3. reservation: the worst case — input estimate + `LLMRequest.output_bound` output tokens — is held
+4. reservation: the worst case — input estimate + `LLMRequest.output_bound` output tokens, at the price
+   of the dearest model that may serve it (the model or one of its `llm.fallbacks`) — is held
    atomically in the shared ledger, so no burst, stream or second replica can overspend (429
    `budget_exceeded` with `Retry-After` to the window's reset and `x-should-retry: false`). A ledger that
    cannot be reached fails closed (503 `budget_unavailable`).
@@ -27,9 +31,18 @@ from gateway.budget.ledger import Budget, LedgerUnavailable, Reservation, SpendL
 from gateway.budget.ledger import BudgetExceeded as LedgerBudgetExceeded
 from gateway.budget.pricing import Price, estimate_input_tokens, worst_case_cost
 from gateway.budget.windows import window_ends
-from gateway.errors import BudgetExceeded, BudgetUnavailable, ConcurrencyLimitExceeded, ModelNotFound
+from gateway.errors import (
+    BudgetExceeded,
+    BudgetUnavailable,
+    ConcurrencyLimitExceeded,
+    ModelNotFound,
+    RateLimitExceeded,
+)
 from gateway.llm.protocol import LLMRequest
 from gateway.metrics import GatewayMetrics
+from gateway.ratelimit.limiter import Ticket
+from gateway.routing.router import Router
+from gateway.tenancy.admission import TenantAdmission
 from gateway.tracing import genai
 from gateway.tracing.setup import Tracing
 
@@ -56,6 +69,16 @@ class Call:
     span: Any
     started: float
     ts: datetime
+    # The fallback models that may serve it (llm.fallbacks) and their prices: the outcome settles at the
+    # price of the model that did.
+    fallback_prices: dict[str, Price] | None = None
+
+    def price_of(self, served_model: str) -> Price:
+        if served_model == self.request.model or not self.fallback_prices:
+            return self.price
+        return self.fallback_prices.get(served_model, self.price)
+
+    rate_ticket: Ticket | None = None  # the rate limits' hold; its x-ratelimit-* headers go on the response
 
 
 class TenantConcurrency:
@@ -65,9 +88,10 @@ class TenantConcurrency:
         self.limit = limit
         self._in_flight: dict[str, int] = {}
 
-    def try_acquire(self, tenant: str) -> bool:
+    def try_acquire(self, tenant: str, limit: int | None = None) -> bool:
+        """Take a slot unless `tenant` has `limit` (default: the shared cap) in flight."""
         n = self._in_flight.get(tenant, 0)
-        if n >= self.limit:
+        if n >= (self.limit if limit is None else limit):
             return False
         self._in_flight[tenant] = n + 1
         return True
@@ -93,7 +117,7 @@ class Admission:
         concurrency: TenantConcurrency,
         metrics: GatewayMetrics,
         tracing: Tracing,
-        server_address: tuple[str, int | None],
+        router: Router,
     ) -> None:
         self.prices = prices
         self.billing = billing
@@ -101,7 +125,11 @@ class Admission:
         self.concurrency = concurrency
         self.metrics = metrics
         self.tracing = tracing
-        self.server_address = server_address
+        # For the models a request may be served by; the chosen replica's address goes on the span
+        # once the upstream-call stage has picked it (outcome.py).
+        self.router = router
+        # Key scopes and rate limits (gateway/tenancy/admission.py); the app fills it in.
+        self.tenancy = TenantAdmission()
 
     def price_for(self, model: str) -> Price:
         if not self.billing:
@@ -120,22 +148,39 @@ class Admission:
         client_request_id: str | None = None,
     ) -> Call:
         """Take a concurrency slot and a reservation; raise a GatewayError (nothing held) when refused."""
+        self.tenancy.check_scope(tenant, request.model)  # 403 before 404: the key's scope is news to it
+        if not self.router.serving(request.model):
+            raise ModelNotFound(f"model {request.model!r} is not served here", param="model")
         price = self.price_for(request.model)
+        fallbacks = self.router.plan(request.model)[1:]
+        fallback_prices = {m: self.price_for(m) for m in fallbacks} if fallbacks else None
         model_label = self.metrics.model_label(request.model)
         input_estimate = estimate_input_tokens(request.payload)
         now = datetime.now(UTC)
-        if not self.concurrency.try_acquire(tenant.name):
+        try:
+            ticket = await self.tenancy.admit(tenant, tokens=input_estimate + request.output_bound)
+        except RateLimitExceeded:
+            self._count_refusal(tenant, model_label)
+            raise
+        limit = tenant.max_concurrency or self.concurrency.limit  # the tenant's own cap wins
+        if not self.concurrency.try_acquire(tenant.name, limit):
+            await self.tenancy.settle(ticket, tokens=0)
             self.metrics.concurrency_refusals.labels(self.metrics.tenant_label(tenant.name)).inc()
             self._count_refusal(tenant, model_label)
             raise ConcurrencyLimitExceeded(
-                f"tenant {tenant.name!r} already has {self.concurrency.limit} LLM requests in flight "
-                "(llm.max_concurrent_per_tenant); retry when one finishes",
+                f"tenant {tenant.name!r} already has {limit} LLM requests in flight "
+                "(its max_concurrency, or llm.max_concurrent_per_tenant); retry when one finishes",
                 headers={"retry-after": "1"},
             )
         try:
-            reservation = await self._reserve(request, tenant, price, input_estimate, model_label, now)
+            worst_price = max(
+                (price, *(fallback_prices or {}).values()),
+                key=lambda p: worst_case_cost(input_estimate, request.output_bound, p),
+            )
+            reservation = await self._reserve(request, tenant, worst_price, input_estimate, model_label, now)
         except BaseException:
             self.concurrency.release(tenant.name)
+            await self.tenancy.settle(ticket, tokens=0)
             raise
         span = self.tracing.tracer.start_span(
             genai.span_name(request.operation, request.model),
@@ -148,7 +193,7 @@ class Admission:
         self.metrics.llm_in_flight.labels(model_label).inc()
         return Call(
             request, tenant, request_id, client_request_id, trace_id, model_label, price, input_estimate,
-            reservation, span, time.perf_counter(), now,
+            reservation, span, time.perf_counter(), now, fallback_prices, ticket,
         )  # fmt: skip
 
     async def _reserve(
@@ -196,9 +241,8 @@ class Admission:
     def _span_attributes(
         self, request: LLMRequest, tenant: Tenant, client_request_id: str | None
     ) -> dict[str, Any]:
-        host, port = self.server_address
         attrs = genai.genai_request_attributes(
-            request.operation, request.payload, server_address=host, server_port=port
+            request.operation, request.payload, server_address=None, server_port=None
         )
         attrs["modelgate.tenant"] = tenant.name
         if client_request_id:

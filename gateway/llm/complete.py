@@ -1,13 +1,16 @@
 """The upstream call of a non-streaming request, as one `Outcome`, and its cancellation on disconnect.
 
-    outcome = await call_until_disconnect(complete_once(upstream, call, path, body, headers, 300.0, False),
-                                          request.receive)
+    outcome = await call_until_disconnect(
+        complete_once(route, call, path, body, headers, 300.0, False), request.receive
+    )
 
 `complete_once` never raises for an upstream failure: a timeout, a transport error, an upstream error status
 or a body that is not an OpenAI response each become an outcome with the error and the status the client
-will get. `call_until_disconnect` cancels the upstream call when the client goes away before the answer
-(vLLM aborts a request whose connection closes), so nobody pays for an answer no one will read beyond what
-was generated until then (nothing is reported, so the reservation is released).
+will get. The call goes to a replica of the fleet chosen by `route` (gateway/llm/upstream_call.py), which
+retries on another replica while nothing has been answered. `call_until_disconnect` cancels the upstream
+call when the client goes away before the answer (vLLM aborts a request whose connection closes), so
+nobody pays for an answer no one will read beyond what was generated until then (nothing is reported, so
+the reservation is released).
 """
 
 from __future__ import annotations
@@ -19,18 +22,18 @@ from typing import Any
 
 import orjson
 
-from adapters.vllm.client import Upstream
-from adapters.vllm.errors import UpstreamFailure, UpstreamTimeoutError
+from adapters.vllm.errors import UpstreamFailure
 from gateway.llm.accounting import estimate_usage, usage_from_response
 from gateway.llm.admission import Call
 from gateway.llm.outcome import CLIENT_CLOSED, Outcome
+from gateway.llm.upstream_call import Route
 from gateway.llm.upstream_errors import to_gateway_error
 
 __all__ = ["call_until_disconnect", "complete_once"]
 
 
 async def complete_once(
-    upstream: Upstream,
+    route: Route,
     call: Call,
     path: str,
     body: bytes,
@@ -40,12 +43,8 @@ async def complete_once(
 ) -> Outcome:
     failure: UpstreamFailure
     try:
-        async with asyncio.timeout(total_timeout_s):
-            raw = await upstream.post_json(path, body, headers)
-    except TimeoutError:
-        failure = UpstreamTimeoutError("upstream did not answer in time")
-        return Outcome(status=to_gateway_error(failure).http_status, error=failure)
-    except UpstreamFailure as exc:
+        lease, raw = await route.post(call.request, path, body, headers, total_timeout_s)
+    except UpstreamFailure as exc:  # every replica tried failed (or none was left): its status
         return Outcome(status=to_gateway_error(exc).http_status, error=exc)
     try:
         doc = orjson.loads(raw)  # the upstream's body; 5x faster than json here, same ValueError
@@ -54,7 +53,7 @@ async def complete_once(
         finish_reasons = [str(c["finish_reason"]) for c in choices if c.get("finish_reason")]
     except (ValueError, KeyError, TypeError, AttributeError):
         failure = UpstreamFailure("upstream answered 200 with a body that is not an OpenAI response")
-        return Outcome(status=502, error=failure)
+        return Outcome(status=502, error=failure, lease=lease)
     usage = usage_from_response(doc)
     if usage is None:
         with_text = sum(1 for t in texts if t)
@@ -69,6 +68,7 @@ async def complete_once(
         response_model=doc.get("model"),
         output_text=texts[0] if keep_text and texts else None,
         body=raw,
+        lease=lease,
     )
 
 

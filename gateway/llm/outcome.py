@@ -10,6 +10,10 @@ hand it to `OutcomeRecorder.record`, which, in this order and exactly once:
 5. writes the LLM log row;
 6. gives the concurrency slot back.
 
+Before all that it ends the call's hold on its replica (`outcome.lease`, from the upstream-call stage),
+which feeds the replica's passive health and `modelgate_upstream_requests_total`. A fallback model that
+served the call is what the metrics, span and log row name, and its price is what is settled.
+
 `status` is the request's real result, not only the header: a stream that failed after its 200 header went
 out is recorded with the failure's status (502/504), which is what the error-rate SLO reads.
 """
@@ -32,6 +36,8 @@ from gateway.llm.accounting import Usage
 from gateway.llm.admission import Call, TenantConcurrency
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics, LabelCache
+from gateway.routing.attempts import Lease
+from gateway.tenancy.admission import TenantAdmission
 from gateway.tracing import genai
 from gateway.tracing.context import exemplar
 from gateway.tracing.setup import Tracing
@@ -56,6 +62,11 @@ class Outcome:
     error: UpstreamFailure | GatewayError | None = None
     after_header: bool = False  # the failure came after a 200 header had gone out (a broken stream)
     body: bytes | None = None  # a non-streamed response's body, passed to the client as is
+    lease: Lease | None = None  # the replica (and the model, maybe a fallback) that answered
+
+    @property
+    def served_model(self) -> str | None:
+        return self.lease.model if self.lease is not None else None
 
     @property
     def error_type(self) -> str | None:
@@ -81,6 +92,7 @@ class OutcomeRecorder:
         self.tracing = tracing
         self.settler = settler
         self.concurrency = concurrency
+        self.tenancy = TenantAdmission()  # the app fills it in: the rate limits' settlement
         self.log_writer = log_writer
         self.log_content = log_content
         # The per-request series, resolved once per label tuple (LabelCache).
@@ -114,10 +126,18 @@ class OutcomeRecorder:
         recording): the response is already decided."""
         cancelled = False
         try:
+            lease = outcome.lease
+            if lease is not None:
+                failure = outcome.error if isinstance(outcome.error, UpstreamFailure) else None
+                lease.end(failure, client_closed=outcome.status == CLIENT_CLOSED)
+            price = call.price_of(lease.model) if lease is not None else call.price
             usage = outcome.usage
-            cost = cost_usd(usage.input_tokens, usage.output_tokens, call.price) if usage else 0.0
+            cost = cost_usd(usage.input_tokens, usage.output_tokens, price) if usage else 0.0
             try:
                 await self._settle(call, outcome, cost)
+                if call.rate_ticket is not None:  # tpm holds what was really used from now on
+                    used = usage.input_tokens + usage.output_tokens if usage else 0
+                    await self.tenancy.settle(call.rate_ticket, tokens=used)
             except asyncio.CancelledError:
                 cancelled = True  # the settlement itself lands regardless: finish the record first
             self._meter(call, outcome, cost)
@@ -152,17 +172,18 @@ class OutcomeRecorder:
     def _meter(self, call: Call, outcome: Outcome, cost: float) -> None:
         m = self.metrics
         tenant_label = m.tenant_label(call.tenant.name)
-        model = call.model_label
-        self._in_flight(model).dec()
-        self._requests(tenant_label, model, str(outcome.status)).inc()
+        self._in_flight(call.model_label).dec()
+        # What served it: the fallback model, when one did.
+        served = call.model_label if outcome.lease is None else m.model_label(outcome.lease.model)
+        self._requests(tenant_label, served, str(outcome.status)).inc()
         duration = time.perf_counter() - call.started
-        self._duration(model, "true" if call.request.stream else "false").observe(duration)
+        self._duration(served, "true" if call.request.stream else "false").observe(duration)
         trace_link = exemplar(call.span)  # read before _end_span: an ended span records nothing
         if outcome.ttft is not None:
-            self._ttft(model).observe(outcome.ttft, exemplar=trace_link)
+            self._ttft(served).observe(outcome.ttft, exemplar=trace_link)
         m.observe_genai_client(
             call.request.operation,
-            call.model_label,
+            served,
             duration_s=duration,
             ttft_s=outcome.ttft,
             input_tokens=outcome.usage.input_tokens if outcome.usage else None,
@@ -171,14 +192,14 @@ class OutcomeRecorder:
             exemplar=trace_link,
         )
         if outcome.gaps:
-            tpot = self._tpot(model)
+            tpot = self._tpot(served)
             for gap in outcome.gaps:
                 tpot.observe(gap)
         usage = outcome.usage
         if usage is not None:
-            self._tokens(tenant_label, model, "input").inc(usage.input_tokens)
-            self._tokens(tenant_label, model, "output").inc(usage.output_tokens)
-            self._cost(tenant_label, model).inc(cost)
+            self._tokens(tenant_label, served, "input").inc(usage.input_tokens)
+            self._tokens(tenant_label, served, "output").inc(usage.output_tokens)
+            self._cost(tenant_label, served).inc(cost)
         if isinstance(outcome.error, UpstreamFailure):
             m.llm_upstream_errors.labels(call.model_label, outcome.error.kind).inc()
             if outcome.after_header:
@@ -190,6 +211,18 @@ class OutcomeRecorder:
             span.end()
             return
         usage = outcome.usage
+        lease = outcome.lease
+        if lease is not None:
+            replica = lease.replica
+            span.set_attributes(
+                {
+                    "server.address": replica.host,
+                    "server.port": replica.port,
+                    "modelgate.upstream": replica.name,
+                }
+            )
+            if lease.fallback:
+                span.set_attribute("modelgate.fallback_model", lease.model)
         span.set_attributes(
             genai.genai_response_attributes(
                 response_id=outcome.response_id,
@@ -223,10 +256,13 @@ class OutcomeRecorder:
         usage = outcome.usage
         reserved = call.reservation.amount_usd if call.reservation is not None else None
         overrun = max(0.0, cost - reserved) if reserved is not None else 0.0
+        lease = outcome.lease
         self.log_writer.submit(
             {
                 "ts": call.ts,
-                "model": call.request.model,
+                "model": lease.model if lease is not None else call.request.model,
+                "requested_model": call.request.model,
+                "upstream": lease.replica.name if lease is not None else None,
                 "request_id": call.request_id,
                 "client_request_id": call.client_request_id,
                 "trace_id": call.trace_id,

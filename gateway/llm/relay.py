@@ -32,6 +32,7 @@ from gateway.llm.admission import Call
 from gateway.llm.outcome import CLIENT_CLOSED, Outcome, OutcomeRecorder
 from gateway.llm.upstream_errors import to_gateway_error
 from gateway.middleware import OUTCOME_STATUS
+from gateway.routing.attempts import Lease
 
 __all__ = ["StreamRelay"]
 
@@ -59,6 +60,8 @@ class StreamRelay(Response):
         total_timeout_s: float,
         send_timeout_s: float,
         keep_text: bool,
+        lease: Lease | None = None,
+        started: float | None = None,
     ) -> None:
         self.recorder = recorder
         self.call = call
@@ -67,7 +70,15 @@ class StreamRelay(Response):
         self.total_timeout_s = total_timeout_s
         self.send_timeout_s = send_timeout_s
         self.stream_headers = _HEADERS
+        self.lease = lease
+        if call.rate_ticket is not None:  # x-ratelimit-* for limited tenants
+            self.stream_headers = _HEADERS + [
+                (k.encode(), v.encode()) for k, v in call.rate_ticket.headers.items()
+            ]
         self.meter = StreamMeter(call.request.client_wants_usage, keep_text=keep_text)
+        if started is not None:
+            # The first line was read before the relay existed (upstream_call.py): time from the call's start.
+            self.meter.started = started
         self.status_code = 200
         self.background = None
 
@@ -168,6 +179,7 @@ class StreamRelay(Response):
             output_text=meter.text if meter.keep_text else None,
             error=error,
             after_header=error is not None,
+            lease=self.lease,
         )
         await self.recorder.record(self.call, outcome)
         if shutting_down:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import AsyncExitStack
+import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, FastAPI, Request
@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from adapters.vllm.errors import UpstreamFailure, UpstreamTimeoutError
+from adapters.vllm.errors import UpstreamFailure
 from gateway.auth import Tenant
 from gateway.deps import (
     ServicesDep,
@@ -48,7 +48,7 @@ _PATHS: dict[Operation, str] = {"chat": "/chat/completions", "text_completion": 
 
 def _llm(services: Services) -> LLMService:
     if services.llm is None:
-        raise ServiceNotReady("the LLM lane is not configured (llm.upstream_url)")
+        raise ServiceNotReady("the LLM lane is not configured (llm.upstream_url or llm.upstreams)")
     return services.llm
 
 
@@ -70,9 +70,7 @@ async def _complete(
         return await _open_stream(svc, call, path, upstream_body, headers)
     try:
         outcome = await call_until_disconnect(
-            complete_once(
-                svc.upstream, call, path, upstream_body, headers, llm.total_timeout_s, svc.keeps_text
-            ),
+            complete_once(svc.route, call, path, upstream_body, headers, llm.total_timeout_s, svc.keeps_text),
             request.receive,
         )
     except asyncio.CancelledError:
@@ -85,25 +83,25 @@ async def _complete(
     if outcome.error is not None:
         raise outcome.error if isinstance(outcome.error, GatewayError) else to_gateway_error(outcome.error)
     assert outcome.body is not None
-    return Response(outcome.body, media_type="application/json")
+    rate_headers = call.rate_ticket.headers if call.rate_ticket is not None else None
+    return Response(outcome.body, media_type="application/json", headers=rate_headers)
 
 
 async def _open_stream(
     svc: LLMService, call: Call, path: str, body: bytes, headers: dict[str, str]
 ) -> Response:
-    """Open the upstream stream (retry-free: nothing reached the client yet) and hand it to the relay."""
+    """Open the upstream stream on a replica, up to its first line (retried on another replica while
+    nothing reached the client; gateway/llm/upstream_call.py), and hand it to the relay."""
     llm = svc.settings.llm
-    stack = AsyncExitStack()
+    started = time.perf_counter()
     failure: UpstreamFailure
     try:
-        async with asyncio.timeout(llm.first_token_timeout_s):
-            lines = await stack.enter_async_context(svc.upstream.stream(path, body, headers))
-    except TimeoutError:
-        failure = UpstreamTimeoutError("upstream did not answer in time")
+        lease, stack, lines = await svc.route.open_stream(
+            call.request, path, body, headers, llm.first_token_timeout_s
+        )
     except UpstreamFailure as exc:
         failure = exc
     except BaseException:
-        await stack.aclose()
         await svc.recorder.record(call, Outcome(status=CLIENT_CLOSED))
         raise
     else:
@@ -115,8 +113,9 @@ async def _open_stream(
             total_timeout_s=llm.total_timeout_s,
             send_timeout_s=llm.client_send_timeout_s,
             keep_text=svc.keeps_text,
+            lease=lease,
+            started=started,
         )
-    await stack.aclose()
     err = to_gateway_error(failure)
     await svc.recorder.record(call, Outcome(status=err.http_status, error=failure))
     raise err from None

@@ -5,6 +5,9 @@
     ...                                                                      # routes.py / relay.py
     await svc.recorder.record(call, outcome)                                 # settle, meter, span, log
 
+The upstream is a fleet (gateway/routing/): `svc.route` picks a replica of the model (or of a fallback
+model) for each call; `llm.upstream_url` alone is a fleet of one.
+
 `build_llm_service` builds it in the app's lifespan and registers the closing in the order that loses
 nothing on SIGTERM: first wait for every admitted call to be recorded (`OutcomeRecorder.drain`), then stop
 the settlement journal (one last replay), then close the log writer and the ledger.
@@ -15,20 +18,24 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 
-from adapters.vllm.client import Upstream, VLLMClient, make_session
-from gateway.auth import Tenant, TenantDirectory
+from adapters.vllm.client import VLLMClient, make_session
+from gateway.auth import Tenant
 from gateway.budget.factory import create_ledger
 from gateway.budget.journal import JournaledSettler
 from gateway.budget.pricing import Price
 from gateway.llm.admission import Admission, Call, TenantConcurrency
 from gateway.llm.fields import FieldPolicy
+from gateway.llm.models_list import fleet_models
 from gateway.llm.outcome import OutcomeRecorder
 from gateway.llm.protocol import Limits, LLMRequest
 from gateway.llm.spend import SpendTracker
+from gateway.llm.upstream_call import Route
 from gateway.logcontract.rows import llm_partition
 from gateway.logcontract.schemas import LLM_LOG_SCHEMA
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
+from gateway.routing.router import Router
+from gateway.routing.telemetry import RouterCollector
 from gateway.settings import Settings
 from gateway.tracing.setup import Tracing
 
@@ -41,7 +48,7 @@ class LLMService:
     def __init__(
         self,
         settings: Settings,
-        upstream: Upstream,
+        route: Route,
         admission: Admission,
         recorder: OutcomeRecorder,
         spend: SpendTracker,
@@ -50,7 +57,8 @@ class LLMService:
     ) -> None:
         llm = settings.llm
         self.settings = settings
-        self.upstream = upstream
+        self.route = route
+        self.router = route.router
         self.admission = admission
         self.recorder = recorder
         self.spend = spend
@@ -80,12 +88,34 @@ class LLMService:
         return call
 
     async def models(self) -> bytes:
-        return await self.upstream.get_json("/models")
+        return await fleet_models(self.router)
 
 
-def _server_address(base_url: str) -> tuple[str, int | None]:
-    host, _, port = base_url.split("://", 1)[-1].split("/", 1)[0].partition(":")
-    return host, int(port) if port.isdigit() else None
+async def _build_router(settings: Settings, metrics: GatewayMetrics, stack: AsyncExitStack) -> Router:
+    """The replicas' clients (one pooled session for all: aiohttp pools per host), the router, its gauges,
+    its first health round and its loops."""
+    llm = settings.llm
+    specs = settings.fleet()
+    if not specs:
+        raise ValueError("llm.upstream_url or llm.upstreams is not set")
+    http = make_session(
+        pool_size=llm.pool_size,
+        connect_timeout_s=llm.connect_timeout_s,
+        read_timeout_s=llm.first_token_timeout_s,
+    )
+    stack.push_async_callback(http.close)
+    router = Router(
+        specs,
+        {spec.name: VLLMClient(http, spec.url) for spec in specs},
+        fallbacks=llm.fallbacks,
+        routing=llm.routing,
+        on_eject=lambda replica, _reason: metrics.upstream_ejections.labels(replica.name).inc(),
+    )
+    collector = RouterCollector(router)
+    metrics.registry.register(collector)
+    stack.callback(metrics.registry.unregister, collector)
+    await router.start(stack)
+    return router
 
 
 async def build_llm_service(
@@ -93,15 +123,7 @@ async def build_llm_service(
 ) -> LLMService:
     """Build the upstream client, ledger, journal, spend tracker and LLM log writer; register closing them."""
     llm = settings.llm
-    if llm.upstream_url is None:
-        raise ValueError("llm.upstream_url is not set")
-    http = make_session(
-        pool_size=llm.pool_size,
-        connect_timeout_s=llm.connect_timeout_s,
-        read_timeout_s=llm.first_token_timeout_s,
-    )
-    upstream = VLLMClient(http, llm.upstream_url)
-    stack.push_async_callback(upstream.aclose)
+    router = await _build_router(settings, metrics, stack)
     b = settings.budgets
     ledger = create_ledger(
         b.backend,
@@ -130,7 +152,7 @@ async def build_llm_service(
             on_failure=metrics.settle_failures.inc,
         )
         await settler.start(stack)
-    tenants = list(TenantDirectory.from_settings(settings).tenants.values())
+    tenants = [Tenant(t.name, t.daily_usd, t.monthly_usd) for t in settings.tenants]  # the app keeps it fresh
     spend = SpendTracker(ledger, metrics, tenants, soft_fraction=b.soft_fraction)
     await spend.start(stack)
     concurrency = TenantConcurrency(llm.max_concurrent_per_tenant)
@@ -152,7 +174,8 @@ async def build_llm_service(
         concurrency=concurrency,
         metrics=metrics,
         tracing=tracing,
-        server_address=_server_address(llm.upstream_url),
+        router=router,
     )
     keeps_text = llm.log_content or tracing.capture_content
-    return LLMService(settings, upstream, admission, recorder, spend, keeps_text=keeps_text)
+    route = Route(router, metrics, llm.routing.affinity)
+    return LLMService(settings, route, admission, recorder, spend, keeps_text=keeps_text)

@@ -18,6 +18,7 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from gateway.routing.attempts import NoReplicaAvailable
 
 __all__ = ["to_gateway_error"]
 
@@ -45,7 +46,7 @@ def to_gateway_error(exc: UpstreamFailure) -> GatewayError:
         if exc.status == 503:
             return UpstreamUnavailable(f"upstream unavailable: {message or 'status 503'}", headers=headers)
         return UpstreamBadResponse(f"upstream failed with status {exc.status}: {message or 'no message'}")
-    if isinstance(exc, UpstreamConnectError):
+    if isinstance(exc, UpstreamConnectError | NoReplicaAvailable):
         return UpstreamUnavailable(str(exc))
     if isinstance(exc, UpstreamTimeoutError):
         return UpstreamTimeout(str(exc))

@@ -81,6 +81,10 @@ LLM_LOG_SCHEMA = pa.schema(
         pa.field("reserved_usd", pa.float64()),
         pa.field("budget_overrun_usd", pa.float64()),  # cost beyond the reservation (upstream over-reported)
         pa.field("error_type", pa.string()),
+        # The fleet: the model the client asked for (the `model` partition is the one that served it,
+        # a fallback's when one did) and the replica that answered (null when none was reached).
+        pa.field("requested_model", pa.string()),
+        pa.field("upstream", pa.string()),
     ]
 )
 

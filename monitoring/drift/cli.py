@@ -6,7 +6,8 @@
     modelgate drift simulate   --out URI [--days 7] [--rows-per-day N] [--shift calm|covariate]
                                [--model-version V] [--artifact DIR] [--end ISO] [--seed N] [--tenants a,b]
 
-Exit codes: 0 no drift, 1 drift (share of drifted columns >= monitoring.drift.share_gate; for the
+Exit codes: 0 no drift (or too few rows to judge: `verdict: too_few_rows`), 1 drift (share of drifted
+columns >= monitoring.drift.share_gate; for the
 self-test: the detector failed its check), 2 bad input or usage, with one line on stderr. The JSON summary
 goes to stdout (or `--json FILE`); notes and progress go to stderr. Each data/prediction run publishes a
 job result (`drift_data` / `drift_prediction`, variant = `--against`), a failed one included.
@@ -146,6 +147,9 @@ def _judge(
     )
     outcome = run_job(cfg, settings, req, say=say, progress=RowProgress("reading window", sys.stderr))
     s = outcome.summary
+    if s["verdict"] == "too_few_rows":
+        say(f"{s['model_version']}: {s['n_current']} row(s), fewer than min_rows {s['min_rows']}: not judged")
+        return outcome.exit_code, outcome.summary, outcome.metrics
     say(
         f"{s['model_version']} vs {s['against']}: {s['n_drifted']}/{s['n_columns']} column(s) drifted "
         f"(share {s['share_drifted']:.2f}, gate {s['share_gate']:.2f}) -> {s['verdict']}"

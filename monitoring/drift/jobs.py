@@ -26,6 +26,7 @@ from gateway.logcontract.job_results import JobMetric
 from gateway.logcontract.window import LogReadError, ProgressFn, Window, read_window
 from monitoring.config import MonitoringConfig
 from monitoring.drift import engine
+from monitoring.drift.calibrate import Calibration, size_aware
 from monitoring.drift.checks import check_frame, check_probabilities, known_categories
 from monitoring.drift.errors import DriftInputError
 from monitoring.drift.export import MODEL, data_metrics, prediction_metrics
@@ -170,6 +171,29 @@ def _check(req: DriftRequest, current: pd.DataFrame, reference: pd.DataFrame, ab
     check_frame(current, where="current window", numeric=numeric, categorical=categorical, known=known)
 
 
+def _calibration(
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    settings: DriftSettings,
+    numeric: list[str],
+    categorical: list[str],
+    methods: dict[str, str],
+    thresholds: dict[str, float],
+) -> Calibration | None:
+    return size_aware(
+        current,
+        reference,
+        numeric=numeric,
+        categorical=categorical,
+        methods=methods,
+        thresholds=thresholds,
+        below_rows=settings.calibrate_below_rows,
+        resamples=settings.calibration_resamples,
+        quantile=settings.calibration_quantile,
+        seed=settings.seed,
+    )
+
+
 def run_job(
     cfg: MonitoringConfig,
     settings: DriftSettings,
@@ -186,22 +210,42 @@ def run_job(
     reference, about = _reference(cfg, settings, req, win, cols)
     current = win.table.to_pandas()
     _check(req, current, reference, about)
+    base: dict[str, Any] = {
+        "job": f"drift_{req.kind}",
+        "model": MODEL,
+        "model_version": win.model_version,
+        "against": req.against,
+        "share_gate": settings.gates.share_gate,
+        "retrain_gate": settings.gates.retrain_gate,
+        "window": {"start": win.start.isoformat(), "end": win.end.isoformat(), "days": req.days},
+        "n_current": len(current),
+        "n_current_total": win.n_rows_total,
+        "n_reference": len(reference),
+        "min_rows": settings.min_rows,
+        "sampled": win.sampled or bool(about["sampled"]),
+        "max_rows": settings.max_rows,
+        "versions_seen": win.versions_seen,
+        "reference": about,
+    }
+    if len(current) < settings.min_rows:
+        # Too few rows to tell drift from noise: a successful run with nothing to report, not a verdict.
+        say(f"too few rows: {len(current):,} in the window, fewer than monitoring.drift.min_rows")
+        return JobOutcome(0, {**base, "verdict": "too_few_rows"}, [])
 
     say(f"computing drift: {len(current):,} current vs {len(reference):,} reference rows (loading Evidently)")
     pinned = {c: m for c, m in settings.methods.items() if c in features}
     thresholds = {c: t for c, t in settings.thresholds.items() if c in features}
+    cal = _calibration(current, reference, settings, numeric, categorical, pinned, thresholds)
+    if cal is not None:
+        say(f"small window: thresholds calibrated at {len(current):,} rows ({cal.resamples} calm resamples)")
+        pinned, thresholds = cal.methods, cal.thresholds
     run = engine.run_drift(
         current, reference, numeric=numeric, categorical=categorical, methods=pinned, thresholds=thresholds
     )
     verdict = decide(run.columns, settings.gates)
     summary: dict[str, Any] = {
-        "job": f"drift_{req.kind}",
-        "model": MODEL,
-        "model_version": win.model_version,
-        "against": req.against,
+        **base,
         **verdict.as_json(),
-        "share_gate": settings.gates.share_gate,
-        "retrain_gate": settings.gates.retrain_gate,
         "evidently_share_drifted": run.evidently_share,
         "columns": columns_json(run.columns),
         "window": {"start": win.start.isoformat(), "end": win.end.isoformat(), "days": req.days},
@@ -213,6 +257,7 @@ def run_job(
         "versions_seen": win.versions_seen,
         "reference": about,
         "skipped_files": list(win.skipped_files),
+        "calibration": cal.as_json() if cal is not None else None,
     }
     if req.by:
         summary["segments"] = segment_drift(
@@ -226,6 +271,9 @@ def run_job(
             min_rows=settings.min_segment_rows,
             max_segments=settings.max_segments,
             say=say,
+            calibrate=lambda cur, ref, methods, limits: _calibration(
+                cur, ref, settings, numeric, categorical, methods, limits
+            ),
         )
     if req.html:
         engine.save_html(run, req.html)

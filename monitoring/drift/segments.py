@@ -2,7 +2,9 @@
 
 Evidently picks a method per column from the REFERENCE size, so left alone a small segment compared with
 a small reference would switch from distances to p-values and its scores would not line up with the
-other segments'. Every segment therefore reuses the whole window's methods and thresholds.
+other segments'. Every segment therefore reuses the whole window's methods and thresholds, raised to the
+segment's own size (`calibrate`, see monitoring/drift/calibrate.py): a small tenant's calm segment must
+not cry wolf just because it is small.
 
 A segment's reference is the reference's rows of the same segment when the reference has the column
 (`--against previous`: the tenant's own trailing window), else the whole reference (the training snapshot
@@ -16,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from monitoring.drift.calibrate import Calibration
 from monitoring.drift.engine import DriftRun, run_drift
 from monitoring.drift.verdict import Gates, columns_json, decide
 
@@ -34,6 +37,7 @@ def segment_drift(
     min_rows: int,
     max_segments: int,
     say: Callable[[str], None],
+    calibrate: Callable[[pd.DataFrame, pd.DataFrame, dict[str, str], dict[str, float]], Calibration | None],
 ) -> dict[str, Any]:
     """`{"by", "methods", "segments": {name: {...}}, "not_reported"}` for the JSON summary."""
     methods = whole.methods
@@ -51,10 +55,17 @@ def segment_drift(
             segments[str(name)] = entry
             continue
         say(f"segment {i}/{len(reported)}: {by}={name} ({n_current:,} rows)")
+        cal = calibrate(cur, ref, methods, thresholds)
         run = run_drift(
-            cur, ref, numeric=numeric, categorical=categorical, methods=methods, thresholds=thresholds
+            cur,
+            ref,
+            numeric=numeric,
+            categorical=categorical,
+            methods=methods,
+            thresholds=cal.thresholds if cal is not None else thresholds,
         )
         entry |= decide(run.columns, gates).as_json()
+        entry["calibration"] = cal.as_json() if cal is not None else None
         entry["columns"] = columns_json(run.columns)
         segments[str(name)] = entry
     return {

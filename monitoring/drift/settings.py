@@ -18,7 +18,14 @@ monitoring:
       churn-20251101T000000Z-1a2b3c4d: /models/churn-20251101
     min_segment_rows: 200    # --by tenant skips segments with fewer current rows
     max_segments: 50         # --by tenant reports the largest segments only
+    min_rows: 100            # a smaller window is not judged: verdict `too_few_rows`, exit 0
+    calibrate_below_rows: 5000   # windows (and segments) smaller than this get size-aware thresholds
+    calibration_resamples: 50    # calm bootstrap samples of the reference per calibration (0: off)
+    calibration_quantile: 0.99   # a distance threshold rises to this quantile of the calm scores
 ```
+
+Why the last four (measured in docs/drift.md): a distance between a small calm sample and its own
+population is well above 0, so fixed thresholds flag calm 200-row windows; see monitoring/drift/calibrate.py.
 
 Relative `artifacts` paths resolve against the config file's folder.
 """
@@ -46,6 +53,10 @@ _KEYS = {
     "artifacts",
     "min_segment_rows",
     "max_segments",
+    "min_rows",
+    "calibrate_below_rows",
+    "calibration_resamples",
+    "calibration_quantile",
 }
 
 
@@ -60,6 +71,10 @@ class DriftSettings:
     artifacts: dict[str, Path] = field(default_factory=dict)
     min_segment_rows: int = 200
     max_segments: int = 50
+    min_rows: int = 100
+    calibrate_below_rows: int = 5000
+    calibration_resamples: int = 50
+    calibration_quantile: float = 0.99
 
 
 def _number(section: Mapping[str, Any], key: str, default: float) -> float:
@@ -100,6 +115,9 @@ def drift_settings(section: Mapping[str, Any], base: Path) -> DriftSettings:
         isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in thresholds.values()
     ):
         raise DriftInputError("monitoring.drift.thresholds values must be positive numbers")
+    quantile = _number(section, "calibration_quantile", 0.99)
+    if not 0.5 <= quantile < 1.0:
+        raise DriftInputError(f"monitoring.drift.calibration_quantile must be in [0.5, 1), got {quantile}")
     artifacts = _mapping(section, "artifacts")
     if not all(isinstance(v, str) and v for v in artifacts.values()):
         raise DriftInputError("monitoring.drift.artifacts values must be folder paths")
@@ -113,4 +131,8 @@ def drift_settings(section: Mapping[str, Any], base: Path) -> DriftSettings:
         artifacts={k: (base / Path(v).expanduser()) for k, v in artifacts.items()},
         min_segment_rows=_whole(section, "min_segment_rows", 200, 1),
         max_segments=_whole(section, "max_segments", 50, 1),
+        min_rows=_whole(section, "min_rows", 100, 1),
+        calibrate_below_rows=_whole(section, "calibrate_below_rows", 5000, 0),
+        calibration_resamples=_whole(section, "calibration_resamples", 50, 0),
+        calibration_quantile=quantile,
     )

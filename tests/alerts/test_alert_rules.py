@@ -96,6 +96,8 @@ def test_prometheus_config_wires_scrapes_rules_and_alertmanager() -> None:
     assert jobs["vllm"]["static_configs"][0]["targets"] == ["127.0.0.1:8001"]
     alertmanagers = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert alertmanagers == ["127.0.0.1:9093"]
+    base = config["global"]["external_labels"]["runbook_base"]
+    assert base.startswith("https://") and base.endswith("/docs/runbook.md")
 
 
 def test_every_alert_has_severity_summary_and_a_runbook_anchor() -> None:
@@ -106,8 +108,9 @@ def test_every_alert_has_severity_summary_and_a_runbook_anchor() -> None:
         name = alert["alert"]
         assert alert["labels"]["severity"] in {"page", "ticket"}, name
         assert alert["annotations"]["summary"].strip(), name
+        # An absolute link from prometheus.yml's external label runbook_base, else the relative file.
         url = alert["annotations"]["runbook_url"]
-        assert url == f"docs/runbook.md#{name.lower()}", name
+        assert url == '{{ or $externalLabels.runbook_base "docs/runbook.md" }}#' + name.lower(), name
         assert name.lower() in anchors, f"docs/runbook.md has no heading for {name}"
 
 

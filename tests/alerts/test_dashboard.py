@@ -57,7 +57,7 @@ def _as_promql(expr: str) -> str:
 
 def test_rows_are_ops_llm_ml_with_unique_panel_ids() -> None:
     rows = _rows()
-    assert list(rows) == ["Ops", "LLM", "ML"]
+    assert list(rows) == ["Ops", "LLM", "LLM replicas", "ML"]
     assert all(len(panels) >= 4 for panels in rows.values())
     ids = [panel["id"] for panel in _dashboard()["panels"]]
     assert len(ids) == len(set(ids))
@@ -86,6 +86,21 @@ def test_llm_row_shows_ttft_inter_token_tokens_cost_and_budget() -> None:
         "modelgate_llm_cost_usd_total",
         "tenant_window:modelgate_tenant_budget_used:ratio",
     } <= names
+
+
+def test_llm_replicas_row_shows_health_load_outcomes_retries_and_fallbacks_per_replica() -> None:
+    exprs = _panel_exprs(_rows()["LLM replicas"])
+    names = set().union(*(metric_names(e) for e in exprs))
+    assert {
+        "modelgate_upstream_healthy",
+        "modelgate_upstream_in_flight",
+        "modelgate_upstream_requests_total",
+        "modelgate_upstream_engine_requests",
+        "modelgate_upstream_retries_total",
+        "modelgate_upstream_fallbacks_total",
+        "modelgate_upstream_ejections_total",
+    } <= names
+    assert all("upstream" in e or "fallback_model" in e or "reason" in e for e in exprs)
 
 
 def test_ml_row_shows_prediction_share_drift_eval_and_both_aucs() -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from support.prometheus_server import (
@@ -18,6 +19,8 @@ from support.prometheus_server import (
     free_port,
     run_prometheus,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(
     find_prometheus() is None, reason="prometheus is not installed (`make system-deps` installs it)"
@@ -63,7 +66,11 @@ def test_prometheus_scrapes_evaluates_rules_and_fires_alerts(metrics_endpoint: s
         firing = prom.wait_until(lambda: prom.firing("LLMUpstreamDown"), timeout=30)
         assert firing[0]["labels"]["instance"] == dead
         assert firing[0]["labels"]["severity"] == "page"
-        assert firing[0]["annotations"]["runbook_url"] == "docs/runbook.md#llmupstreamdown"
+        # prometheus.yml's runbook_base makes the link absolute (alerts.yml's template).
+        base = yaml.safe_load((ROOT / "prometheus.yml").read_text())["global"]["external_labels"][
+            "runbook_base"
+        ]
+        assert firing[0]["annotations"]["runbook_url"] == f"{base}#llmupstreamdown"
         # With `for: 0s`, an evaluation that ran before the first scrape sees absent(up) and fires once;
         # it must clear as soon as the gateway has been scraped (production keeps `for: 1m`).
         assert prom.wait_until(lambda: prom.firing("GatewayDown") == [], timeout=15)

@@ -11,7 +11,7 @@ import yaml
 
 from adapters.vllm.sim.config import SimConfig
 from adapters.vllm.sim.server import SimServer
-from gateway.demo.processes import free_port
+from monitoring.stack.processes import free_port
 from support.evals_helpers import CORE_ANSWERS, MODEL
 
 

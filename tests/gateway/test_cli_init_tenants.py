@@ -1,5 +1,8 @@
+"""`modelgate init`, `modelgate tenants …` against the tenant store, `modelgate admin create-key` on YAML."""
+
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 
@@ -7,7 +10,21 @@ import pytest
 import yaml
 
 from gateway.cli import main
+from gateway.commands.init import render_starter_config
 from gateway.settings import load_settings
+from gateway.tenancy.records import StoreSnapshot
+from gateway.tenancy.sqlite_store import SqliteTenantStore
+
+
+def _snapshot(cfg: Path) -> StoreSnapshot:
+    async def read() -> StoreSnapshot:
+        store = SqliteTenantStore(load_settings(cfg).tenant_store_path)
+        try:
+            return await store.snapshot()
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
 
 
 def test_init_writes_a_commented_config_and_refuses_to_overwrite(
@@ -27,35 +44,100 @@ def test_tenants_add_prints_the_key_once_and_stores_only_its_hash(
 ) -> None:
     cfg = tmp_path / "modelgate.yaml"
     main(["init", "--config", str(cfg)])
+    before = cfg.read_text()
     capsys.readouterr()
-    assert (
-        main(["tenants", "add", "acme", "--daily-usd", "5", "--monthly-usd", "50", "--config", str(cfg)]) == 0
-    )
+    args = ["--daily-usd", "5", "--rpm", "30", "--lanes", "llm", "--models", "m1,m2", "--config", str(cfg)]
+    assert main(["tenants", "add", "acme", *args]) == 0
     key = capsys.readouterr().out.strip().splitlines()[-1]
     assert key.startswith("mg-") and len(key) > 40
-    text = cfg.read_text()
-    assert key not in text
-    assert hashlib.sha256(key.encode()).hexdigest() in text
-    assert "# Keep this section last" in text  # comments survive
-    settings = load_settings(cfg)
-    (acme,) = settings.tenants
-    assert (acme.name, acme.daily_usd, acme.monthly_usd) == ("acme", 5.0, 50.0)
-    # a second tenant appends; a duplicate or a bad name is refused without touching the file
-    assert main(["tenants", "add", "globex", "--config", str(cfg)]) == 0
-    before = cfg.read_text()
-    assert main(["tenants", "add", "acme", "--config", str(cfg)]) == 2
-    assert main(["tenants", "add", "Bad Name", "--config", str(cfg)]) == 2
-    assert cfg.read_text() == before
-    assert [t.name for t in load_settings(cfg).tenants] == ["acme", "globex"]
-    assert yaml.safe_load(before)["tenants"][1]["daily_usd"] is None
+    assert cfg.read_text() == before  # the store holds tenants now, not the YAML
+    snap = _snapshot(cfg)
+    (record,) = snap.keys.values()
+    assert record.key_sha256 == hashlib.sha256(key.encode()).hexdigest()
+    assert (record.lanes, record.models) == (frozenset({"llm"}), frozenset({"m1", "m2"}))
+    assert (snap.tenants["acme"].daily_usd, snap.tenants["acme"].rpm) == (5.0, 30)
+    assert key not in (tmp_path / "data" / "tenants.sqlite").read_bytes().decode("latin-1")
+
+    # rotation, limits, listing, revocation
+    assert main(["tenants", "add-key", "acme", "--key-name", "ci", "--config", str(cfg)]) == 0
+    second = capsys.readouterr().out.strip().splitlines()[-1]
+    assert second.startswith("mg-") and second != key
+    assert main(["tenants", "set", "acme", "--rpm", "none", "--tpm", "1000", "--config", str(cfg)]) == 0
+    assert "rpm=None tpm=1000" in capsys.readouterr().out
+    assert main(["tenants", "revoke-key", record.id, "--config", str(cfg)]) == 0
+    capsys.readouterr()
+    assert main(["tenants", "list", "--config", str(cfg)]) == 0
+    listing = capsys.readouterr().out
+    assert f"{record.id}\trevoked" in listing and "\tactive\tci\t" in listing
+    assert key not in listing and record.key_sha256 not in listing
 
 
-def test_tenants_add_refuses_negative_budget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tenants_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "modelgate.yaml"
     main(["init", "--config", str(cfg)])
-    with pytest.raises(SystemExit) as info:
-        main(["tenants", "add", "acme", "--daily-usd", "-1", "--config", str(cfg)])
-    assert info.value.code == 2
+    assert main(["tenants", "add", "acme", "--config", str(cfg)]) == 0
+    capsys.readouterr()
+    assert main(["tenants", "add", "acme", "--config", str(cfg)]) == 2
+    assert capsys.readouterr().err.strip() == "modelgate tenants: tenant 'acme' already exists"
+    assert main(["tenants", "revoke-key", "key_nope", "--config", str(cfg)]) == 2
+    assert main(["tenants", "set", "nobody", "--rpm", "3", "--config", str(cfg)]) == 2
+    assert "no tenant named 'nobody'" in capsys.readouterr().err
+    for bad in (
+        ["tenants", "add", "Bad Name"],
+        ["tenants", "add", "x", "--daily-usd", "-1"],
+        ["tenants", "add", "x", "--lanes", "gpu"],
+        ["tenants", "add", "x", "--expires-at", "2001-01-01"],
+    ):
+        with pytest.raises(SystemExit) as info:
+            main([*bad, "--config", str(cfg)])
+        assert info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("layout", ["init", "safe_dump"])
+def test_admin_create_key_edits_the_yaml_keeping_comments_and_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], layout: str
+) -> None:
+    cfg = tmp_path / "modelgate.yaml"
+    if layout == "init":
+        cfg.write_text(
+            render_starter_config(data_dir="data", upstream=None, dev_key="mg-dev-0123456789abcdef")
+        )
+    else:  # what a YAML tool writes: block sequences at column 0, no comments, keys sorted
+        data = {
+            "data_dir": "data",
+            "tenants": [{"name": "acme", "key_sha256": "a" * 64, "daily_usd": 1.0}],
+            "llm": {"models": ["m"], "prices": {"m": {"input_per_mtok": 1, "output_per_mtok": 2}}},
+        }
+        cfg.write_text(yaml.safe_dump(data))
+    before = cfg.read_text()
+    cfg.chmod(0o600)
+    assert main(["admin", "create-key", "--config", str(cfg)]) == 0
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    after = cfg.read_text()
+    assert key.startswith("mg-") and key not in after
+    assert load_settings(cfg).admin.key_sha256 == [hashlib.sha256(key.encode()).hexdigest()]
+    # Every line of the old file is still there, unchanged (comments, quoting, indentation)...
+    old_lines = [line for line in before.splitlines() if line.strip() and "key_sha256: []" not in line]
+    assert [line for line in old_lines if line not in after.splitlines()] == []
+    assert (cfg.stat().st_mode & 0o777) == 0o600
+    # ...and a second key adds to the list.
+    assert main(["admin", "create-key", "--config", str(cfg)]) == 0
+    assert len(load_settings(cfg).admin.key_sha256) == 2
+
+
+def test_admin_create_key_on_a_broken_config_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "modelgate.yaml"
+    cfg.write_text("server:\n  port: 99999\n")
+    assert main(["admin", "create-key", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "server.port" in err and len(err.strip().splitlines()) == 1
+    assert cfg.read_text() == "server:\n  port: 99999\n"
+    cfg.write_text("server: [unclosed\n")
+    assert main(["admin", "create-key", "--config", str(cfg)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
 
 
 def test_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

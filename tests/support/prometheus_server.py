@@ -1,6 +1,6 @@
-"""The tests' name for the local-Prometheus runner, which lives with the demo that also uses it."""
+"""The tests' name for the local-Prometheus runner in monitoring.stack (shared with demo and scorecard)."""
 
-from gateway.demo.prometheus import (
+from monitoring.stack.prometheus import (
     PrometheusError,
     PrometheusServer,
     build_config,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.demo.processes import free_port
+from monitoring.stack.processes import free_port
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway.demo.processes import free_port, stop_process
+from monitoring.stack.processes import free_port, stop_process
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from gateway.demo.processes import free_port, stop_process
+from monitoring.stack.processes import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ Routes (vLLM's OpenAI-compatible server, plus an admin surface for fault injecti
 
 | route | what |
 |---|---|
-| `GET /health` | 200, empty body |
+| `GET /health` | 200, empty body (503 with the `health_status` fault, as vLLM answers for a dead engine) |
 | `GET /v1/models` | the served model, `owned_by: "vllm"`, `max_model_len` |
 | `POST /v1/chat/completions`, `POST /v1/completions` | generation, JSON or SSE (`stream: true`) |
 | `GET /metrics` | Prometheus text: vLLM's `vllm:*` metrics for the served model |
@@ -121,7 +121,8 @@ class SimApp:
         await self.generation.handle(scope, receive, send, chat=False)
 
     async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+        status = self.generation.faults.health_status
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
 
     async def _list_models(self, scope: Scope, receive: Receive, send: Send) -> None:

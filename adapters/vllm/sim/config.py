@@ -5,6 +5,7 @@ runs through `POST /admin/faults`, so a live test can break the upstream mid-run
 
     config = SimConfig(ttft_ms=0, itl_ms=0, fail_rate=0.1)
     faults = Faults.from_config(config).updated({"status": 503, "fail_rate": 1.0})
+    slow = faults.updated({"slow_factor": 4.0})     # every delay four times as long
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ class Faults:
     retry_after: int = 1
     # A hung request waits this long (or until the client goes away) before it is served.
     hang_seconds: float = 3600.0
+    # Multiplies the time to first token and the inter-token latency: 4.0 is an engine four times
+    # slower (an overloaded or throttled GPU), for tests of load-aware routing.
+    slow_factor: float = 1.0
+    # What GET /health answers: vLLM's server answers 503 once its engine is dead (EngineDeadError).
+    health_status: int = 200
     # Added to usage.completion_tokens (and total_tokens) of every answered request, streamed or not:
     # the upstream reports more tokens than it generated, or than the request allowed.
     overreport_tokens: int = 0
@@ -107,13 +113,17 @@ class Faults:
             raise ValueError(f"status must be one of {', '.join(map(str, FAULT_STATUSES))}")
         if patch.get("retry_after", 0) < 0 or patch.get("hang_seconds", 0) < 0:
             raise ValueError("retry_after and hang_seconds must be >= 0")
+        if patch.get("health_status", 200) not in (200, 503):
+            raise ValueError("health_status must be 200 or 503 (vLLM's /health answers)")
+        if not 0 <= patch.get("slow_factor", 1.0) <= 1000:
+            raise ValueError("slow_factor must be between 0 and 1000")
         overreport = patch.get("overreport_tokens", 0)
         if overreport < 0 or overreport != int(overreport):
             raise ValueError("overreport_tokens must be a whole number >= 0")
         values = dict(patch)
         if "status" in values:
             values["status"] = int(values["status"])
-        for key in ("retry_after", "overreport_tokens"):
+        for key in ("retry_after", "overreport_tokens", "health_status"):
             if key in values:
                 values[key] = int(values[key])
         return replace(self, **values)

@@ -163,6 +163,7 @@ class Generation:
 
     def _delay(self, base: float) -> float:
         jitter = self.config.jitter
+        base *= self.faults.slow_factor
         if base == 0.0 or jitter == 0.0:
             return base
         return base * (1.0 + jitter * (2.0 * self._jitter_rng.random() - 1.0))

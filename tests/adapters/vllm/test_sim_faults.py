@@ -20,6 +20,8 @@ DEFAULTS = {
     "hang_rate": 0.0,
     "drop_rate": 0.0,
     "wrong_rate": 0.0,
+    "slow_factor": 1.0,
+    "health_status": 200,
     "overreport_tokens": 0,
 }
 
@@ -43,7 +45,7 @@ def test_admin_faults_read_and_validate(http: httpx.Client) -> None:
     assert updated.status_code == 200
     assert updated.json()["drop_rate"] == 0.25 and updated.json()["status"] == 429
     assert http.get("/admin/faults").json()["drop_rate"] == 0.25
-    for bad in ({"fail_rate": 2}, {"status": 418}, {"nope": 1}):
+    for bad in ({"fail_rate": 2}, {"status": 418}, {"nope": 1}, {"slow_factor": -1}, {"health_status": 500}):
         resp = http.post("/admin/faults", json=bad)
         assert resp.status_code == 400
         assert resp.json()["error"]["type"] == "BadRequestError"
@@ -134,3 +136,22 @@ def test_faults_from_the_config() -> None:
         resp = httpx.post(sim.base_url + "/v1/completions", json={"prompt": "x"})
     assert resp.status_code == 503
     assert resp.json()["error"]["type"] == "ServiceUnavailableError"
+
+
+def test_slow_factor_stretches_every_delay(sim: SimServer, http: httpx.Client) -> None:
+    def elapsed() -> float:
+        started = time.perf_counter()
+        http.post("/v1/chat/completions", json=CHAT).raise_for_status()
+        return time.perf_counter() - started
+
+    # 1 ms + 7 × 0.5 ms normally; × 40 that is over 150 ms. Compared, not timed against a bound.
+    normal = min(elapsed() for _ in range(3))
+    http.post("/admin/faults", json={"slow_factor": 40.0}).raise_for_status()
+    slowed = min(elapsed() for _ in range(3))
+    assert slowed > normal * 4
+
+
+def test_health_status_fault_makes_health_answer_503_like_a_dead_vllm_engine(http: httpx.Client) -> None:
+    assert http.get("/health").status_code == 200
+    http.post("/admin/faults", json={"health_status": 503}).raise_for_status()
+    assert http.get("/health").status_code == 503

@@ -122,9 +122,14 @@ def test_a_reader_during_compaction_sees_every_row_exactly_once(tmp_path: Path) 
     started = time.monotonic()
     # 24 compactions, one closed hour each, the way an hourly schedule runs them
     for h in range(1, 25):
+        seen = len(reads)
         compact_log(
             str(log), PREDICTION_LOG, before=DAY + timedelta(hours=h), policy=CompactionPolicy(), now=END
         )
+        # let the reader finish a read between two compactions, however fast they are on this machine
+        wait_until = time.monotonic() + 5
+        while len(reads) <= seen and thread.is_alive() and time.monotonic() < wait_until:
+            time.sleep(0.005)
     finished = time.monotonic()
     time.sleep(0.05)
     done.set()

@@ -147,6 +147,10 @@ def test_no_previous_window_and_bad_config_are_refused(
     assert json.loads((tmp_path / "jobs" / "drift_data--previous.json").read_text())["status"] == "failed"
     bad = config(tmp_path, churn_artifact, {"share_gate": "high"})
     refuse(capsys, ["data", "--config", str(bad), "--end", END_ARG], "monitoring.drift.share_gate")
+    bad = config(tmp_path, churn_artifact, {"calibration_quantile": 1.0})
+    refuse(capsys, ["data", "--config", str(bad), "--end", END_ARG], "monitoring.drift.calibration_quantile")
+    bad = config(tmp_path, churn_artifact, {"min_rows": 0})
+    refuse(capsys, ["data", "--config", str(bad), "--end", END_ARG], "monitoring.drift.min_rows")
     refuse(capsys, ["data", "--config", str(tmp_path / "missing.yaml")], "not found")
 
 

@@ -64,7 +64,16 @@ def logs(tmp_path_factory: pytest.TempPathFactory, churn_artifact: Path) -> dict
     mixed = root / "mixed"
     simulate(mixed, churn_artifact, "--rows-per-day", "1000", "--tenants", "acme", "--seed", "1")
     simulate(mixed, churn_artifact, "--rows-per-day", "1000", "--tenants", "globex", "--shift", "covariate")
-    return {"calm": root / "calm", "covariate": root / "covariate", "mixed": mixed}
+    # Small windows: a quiet day (200 rows) calm and shifted, and one too small to judge at all.
+    simulate(root / "small-calm", churn_artifact, "--rows-per-day", "200", "--seed", "3")
+    simulate(root / "small-shift", churn_artifact, "--rows-per-day", "200", "--shift", "covariate")
+    simulate(root / "tiny", churn_artifact, "--rows-per-day", "50")
+    return {
+        "calm": root / "calm",
+        "covariate": root / "covariate",
+        "mixed": mixed,
+        **{name: root / name for name in ("small-calm", "small-shift", "tiny")},
+    }
 
 
 def test_calm_window_from_the_reference_distribution_has_no_drift(
@@ -248,3 +257,42 @@ def test_two_versions_in_a_window_are_split(
     )
     assert code == 0 and s["model_version"] == "churn-old" and s["n_current"] == n_old
     assert s["reference"]["path"] == str(old / "train_reference.parquet")
+
+
+def test_small_window_thresholds_are_calibrated_to_its_size(
+    tmp_path: Path, churn_artifact: Path, logs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 200 calm rows: fixed 0.1 thresholds flagged 2-3 of 7 columns of such windows (docs/drift.md).
+    cfg = config(tmp_path, logs["small-calm"], churn_artifact)
+    code, s, err = run(capsys, "data", "--config", str(cfg), "--end", END, "--days", "1")
+    assert code == 0 and s["verdict"] == "no_drift" and s["n_current"] == 200
+    cal = s["calibration"]
+    assert (cal["n_rows"], cal["resamples"], cal["quantile"]) == (200, 50, 0.99)
+    # At 200 rows the calm noise floor of a normed Wasserstein distance is above 0.1: raised.
+    assert "tenure_months" in cal["raised"]
+    for name, col in s["columns"].items():
+        assert col["threshold"] == max(0.1, cal["calm_quantiles"][name])
+    assert "thresholds calibrated at 200 rows" in err
+
+    # The same size with a real covariate shift still trips the gate: calibration costs no detection here.
+    cfg = config(tmp_path, logs["small-shift"], churn_artifact)
+    code, s, _ = run(capsys, "data", "--config", str(cfg), "--end", END, "--days", "1")
+    assert code == 1 and s["verdict"] == "drift"
+    assert {"monthly_charges", "tenure_months", "contract_type"} <= drifted(s)
+
+
+def test_window_below_min_rows_is_not_judged(
+    tmp_path: Path, churn_artifact: Path, logs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path, logs["tiny"], churn_artifact)
+    code, s, err = run(capsys, "data", "--config", str(cfg), "--end", END, "--days", "1")
+    assert (code, s["verdict"], s["n_current"], s["min_rows"]) == (0, "too_few_rows", 50, 100)
+    assert "columns" not in s and "not judged" in err
+    # A successful run (the staleness alert stays quiet) that publishes no drift gauge to alert on.
+    result = json.loads((tmp_path / "jobs" / "drift_data--training.json").read_text())
+    assert (result["status"], result["exit_code"], result["metrics"]) == ("ok", 0, [])
+
+    # With min_rows lowered the same window is judged, with thresholds for its size.
+    cfg = config(tmp_path, logs["tiny"], churn_artifact, {"min_rows": 20})
+    code, s, _ = run(capsys, "data", "--config", str(cfg), "--end", END, "--days", "1")
+    assert s["verdict"] in {"drift", "no_drift"} and s["calibration"]["n_rows"] == 50

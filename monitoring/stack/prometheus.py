@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import httpx
 import yaml
 
-from gateway.demo.processes import free_port, stop_process
+from monitoring.stack.processes import free_port, stop_process
 
 __all__ = ["PrometheusError", "PrometheusServer", "find_prometheus", "free_port", "run_prometheus"]
 

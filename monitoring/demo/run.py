@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import yaml
 
-from gateway.demo.processes import free_port, stop_process
-from gateway.demo.prometheus import PrometheusError, find_prometheus, run_prometheus
-from gateway.demo.traffic import churn_rows, send_churn, send_llm
+from monitoring.demo.traffic import churn_rows, send_churn, send_llm
+from monitoring.stack.processes import free_port, stop_process
+from monitoring.stack.prometheus import PrometheusError, find_prometheus, run_prometheus
 
 __all__ = ["main"]
 

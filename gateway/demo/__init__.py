@@ -1,1 +1,0 @@
-"""`modelgate demo` (run.py), its traffic (traffic.py) and the local Prometheus it starts (prometheus.py)."""

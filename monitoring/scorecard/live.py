@@ -1,0 +1,101 @@
+"""The error spike run live, to show the generated series detect like the real gateway does.
+
+Live: the vLLM simulator, the gateway (`modelgate serve`) and a real Prometheus scraping both every 15 s
+with the shipped rules and `for:`; steady LLM traffic through the official route; after a calm minute
+the simulator's fault API fails `ratio` of the upstream calls with a 500 (the gateway answers 502).
+Detection = the time from the fault to `HighErrorRate` firing in Prometheus.
+
+Generated: the same shape (the live run's measured request rate, the calm minute, then the ratio) as
+one-minute series through promtool, the scorecard's path. The two times are reported side by side; the
+live one is later by the scrape and evaluation intervals (up to ~30 s).
+
+    result = live_error_spike(ratio=0.2)    # {"live_detect_seconds": ..., "generated_detect_seconds": ...}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from monitoring.demo.run import MODEL, _process, _write_config
+from monitoring.demo.traffic import send_llm
+from monitoring.scorecard.promtool import Query, evaluate
+from monitoring.scorecard.series import SeriesStore
+from monitoring.stack.processes import free_port
+from monitoring.stack.prometheus import run_prometheus
+
+__all__ = ["live_error_spike"]
+
+CALM_SECONDS = 60.0
+LIMIT_SECONDS = 480.0
+
+
+def _generated(rate_per_minute: float, ratio: float, minutes: int = 12) -> float | None:
+    """Detection time of the same spike through promtool, one sample a minute."""
+    store = SeriesStore(minutes)
+    route = {"backend": "llm", "route": "/v1/chat/completions", "method": "POST"}
+    errors = np.where(np.arange(minutes) >= 1, ratio * rate_per_minute, 0.0)
+    store.counter("modelgate_requests_total", {**route, "status": "200"}, rate_per_minute - errors)
+    store.counter("modelgate_requests_total", {**route, "status": "502"}, errors)
+    store.gauge("up", {"job": "modelgate", "instance": "127.0.0.1:8000"}, np.ones(minutes))
+    answers = evaluate(store, [Query("spike", "first", 1, minutes)])
+    hits = [v for labels, v in answers["spike"] if labels.get("alertname") == "HighErrorRate"]
+    return min(hits) - 60.0 if hits else None
+
+
+def live_error_spike(ratio: float = 0.2) -> dict[str, Any]:
+    """Run the spike live, then generated; both detection times and the live request rate."""
+    with tempfile.TemporaryDirectory(prefix="modelgate-live-spike-") as tmp:
+        work = Path(tmp)
+        port, sim_port = free_port(), free_port()
+        cfg, keys = _write_config(work, sim_port)
+        gateway, sim = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sim_port}"
+        sim_args = ["vllm-sim", "--port", str(sim_port), "--ttft-ms", "5", "--itl-ms", "1", "--seed", "3"]
+        serve = ["serve", "--config", str(cfg), "--port", str(port)]
+        stop = threading.Event()
+        sent = [0]
+
+        def traffic() -> None:  # ~4 LLM calls a second until told to stop
+            while not stop.is_set():
+                with contextlib.suppress(httpx.HTTPError):
+                    sent[0] += sum(send_llm(gateway, [keys["acme"]], 4, MODEL, concurrency=4).values())
+                stop.wait(0.5)
+
+        with (
+            _process(sim_args, f"{sim}/health", work / "vllm-sim.log"),
+            _process(serve, f"{gateway}/readyz", work / "gateway.log"),
+            run_prometheus(
+                {"modelgate": [f"127.0.0.1:{port}"], "vllm": [f"127.0.0.1:{sim_port}"]}, interval="15s"
+            ) as prom,
+        ):
+            worker = threading.Thread(target=traffic, daemon=True)
+            started = time.monotonic()
+            worker.start()
+            try:
+                time.sleep(CALM_SECONDS)
+                httpx.post(f"{sim}/admin/faults", json={"fail_rate": ratio, "status": 500}, timeout=5)
+                fault_at = time.monotonic()
+                detected: float | None = None
+                while time.monotonic() - fault_at < LIMIT_SECONDS:
+                    if prom.firing("HighErrorRate"):
+                        detected = time.monotonic() - fault_at
+                        break
+                    time.sleep(2.0)
+                rate = 60.0 * sent[0] / (time.monotonic() - started)
+            finally:
+                stop.set()
+                worker.join(timeout=30)
+    return {
+        "fault": f"error_spike_{round(ratio * 100)}pct (LLM lane, live)",
+        "live_detect_seconds": None if detected is None else round(detected, 1),
+        "generated_detect_seconds": _generated(rate, ratio),
+        "requests_per_minute": round(rate, 1),
+        "scrape_and_eval_interval_seconds": 15,
+    }
