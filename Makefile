@@ -8,7 +8,7 @@ SIM_PORT ?= 8001
 CONFIG ?= modelgate.yaml
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck bench bench-deps demo scorecard system-deps tools clean lock
+.PHONY: run test lint typecheck bench bench-deps bench-peers demo scorecard system-deps tools clean lock
 
 # A real OTLP trace backend for the tracing integration tests, in a venv of its own: arize-phoenix pulls
 # ~85 packages and pins some below ours, so it stays out of the project's environment.
@@ -68,10 +68,42 @@ typecheck: $(BIN)/.installed
 test: $(BIN)/.installed system-deps tools lint typecheck
 	DO_NOT_TRACK=1 $(BIN)/pytest $(PYTEST_ARGS)
 
-# The benchmarks' load generator, a Debian package (not needed by the tests).
+# The benchmarks' load generator (wrk) and Node for Portkey, Debian packages (not needed by the tests);
+# then the peer gateways the bench's peers section runs. A peer that fails to install does not stop the
+# bench: its install log stays in .tools/<peer>/install.log and the peers section reports it.
 bench-deps:
-	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	@missing=""; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@$(MAKE) --no-print-directory bench-peers || echo "a peer gateway failed to install; the bench reports it"
+
+# Peers for bench/peers_section.py, each in a folder of its own under .tools. Portkey's gateway from npm,
+# with @hono/node-server pinned to 1.12.2 through npm overrides (later versions break its streaming);
+# the LiteLLM proxy in its own venv (it pins many packages below ours). Versions are pinned so runs compare;
+# LiteLLM 1.106.12: later releases need litellm-proxy(-extras) builds the package index here does not carry,
+# and 1.107.0 was reported as a compromised release. Portkey's version is pinned in its package.json.
+LITELLM_VERSION := 1.106.12
+
+bench-peers: $(TOOLS)/portkey/.installed $(TOOLS)/litellm/.installed
+
+$(TOOLS)/portkey/.installed: bench/portkey-package.json
+	mkdir -p $(TOOLS)/portkey
+	cp bench/portkey-package.json $(TOOLS)/portkey/package.json
+	cd $(TOOLS)/portkey && npm install --no-audit --no-fund --omit=dev > install.log 2>&1 \
+	  || { tail -5 install.log; exit 1; }
+	touch $@
+
+$(TOOLS)/litellm/.installed:
+	test -x $(TOOLS)/litellm/bin/python || $(PYTHON) -m venv $(TOOLS)/litellm
+	$(TOOLS)/litellm/bin/pip install -q "litellm[proxy]==$(LITELLM_VERSION)" > $(TOOLS)/litellm/install.log 2>&1 \
+	  || { tail -5 $(TOOLS)/litellm/install.log; exit 1; }
+	touch $@
 
 bench: $(BIN)/.installed system-deps bench-deps
 	DO_NOT_TRACK=1 $(BIN)/python -m bench

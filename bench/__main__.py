@@ -1,9 +1,10 @@
 """`python -m bench` (`make bench`): every section, figures and ratios against a baseline of the same run.
 
-    python -m bench [--only churn|llm|fleet|tracing|ledger|drift ...] [--seconds 10] [--connections 32]
+    python -m bench [--only churn|llm|fleet|peers|tracing|ledger|drift ...] [--seconds 10] [--connections 32]
 
 Sections, in order: churn (reference service vs gateway, predictor µs/row), llm (simulator direct vs
-through the gateway, non-streaming and streaming TTFT), tracing (gateway with tracing off vs on), drift
+through the gateway, non-streaming and streaming TTFT), peers (modelgate, Portkey and LiteLLM in
+front of the same simulator, alternating rounds), tracing (gateway with tracing off vs on), drift
 (bench/drift_bench.py, last; skipped with a note when that module is missing). Servers run as
 subprocesses on 127.0.0.1 and are stopped at the end of their section, also on Ctrl-C or an error.
 Results go to bench/results/latest.json (and a timestamped copy); progress goes to stderr.
@@ -36,7 +37,7 @@ from bench.wrk import WrkError, wrk_path
 
 __all__ = ["SECTIONS", "main", "without_nan"]
 
-SECTIONS = ("churn", "llm", "fleet", "tracing", "ledger", "drift")
+SECTIONS = ("churn", "llm", "fleet", "peers", "tracing", "ledger", "drift")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -67,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         help="OTLP receiver for the tracing section: bench/otlp_sink.py (default), Phoenix, or auto "
         "(Phoenix when installed)",
     )
+    p.add_argument(
+        "--peer-rounds", type=int, default=2, help="alternating rounds over the peers section's targets (2)"
+    )
     p.add_argument("--drift-args", default="", help="arguments for bench.drift_bench, e.g. '--skip-lesson'")
     p.add_argument("--results", type=Path, default=RESULTS_DIR, help="results folder (default bench/results)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (configs, server logs)")
@@ -86,13 +90,23 @@ def _write_results(folder: Path, results: dict[str, Any]) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sections = [s for s in SECTIONS if s in (args.only or SECTIONS)]
-    if min(args.seconds, args.connections, args.threads, args.stream_seconds, args.max_streams) <= 0:
+    if (
+        min(
+            args.seconds,
+            args.connections,
+            args.threads,
+            args.stream_seconds,
+            args.max_streams,
+            args.peer_rounds,
+        )
+        <= 0
+    ):
         print(
             "python -m bench: --seconds, --connections, --threads and the stream bounds must be > 0",
             file=sys.stderr,
         )
         return 2
-    if set(sections) & {"churn", "llm", "fleet", "tracing"}:
+    if set(sections) & {"churn", "llm", "fleet", "peers", "tracing"}:
         try:
             wrk_path()
         except WrkError as exc:
@@ -169,6 +183,10 @@ def _runner(
         from bench import fleet_section
 
         return lambda: fleet_section.run(workdir, options)
+    if name == "peers":
+        from bench import peers_section
+
+        return lambda: peers_section.run(workdir, options, rounds=args.peer_rounds)
     if name == "tracing":
         from bench import tracing_section
 

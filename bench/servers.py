@@ -90,17 +90,19 @@ class Server:
         log_dir: Path,
         env: Mapping[str, str] | None = None,
         wait: bool = True,
+        cwd: Path = REPO,
     ) -> Iterator[Server]:
         """Run `cmd`, wait until GET `health_path` answers 200, yield the Server, stop it on exit.
 
         With `wait=False` it yields at once, so several servers can start side by side; call
-        `wait_ready()` on each before using it.
+        `wait_ready()` on each before using it. `cwd` is where `python -m …` finds its packages (another
+        source tree for bench/ab.py).
         """
         log_path = log_dir / f"{name}.log"
         log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         process = subprocess.Popen(
             list(cmd),
-            cwd=REPO,
+            cwd=cwd,
             env=dict(env) if env is not None else child_env(),
             stdin=subprocess.DEVNULL,
             stdout=log,

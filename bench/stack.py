@@ -91,12 +91,18 @@ def gateway_config(
 
 
 @contextlib.contextmanager
-def start_gateway(name: str, config: GatewayConfig, log_dir: Path, *, wait: bool = True) -> Iterator[Server]:
-    """`modelgate serve` (uvicorn, uvloop + httptools, one worker); ready once /readyz has the model."""
+def start_gateway(
+    name: str, config: GatewayConfig, log_dir: Path, *, wait: bool = True, tree: Path = REPO
+) -> Iterator[Server]:
+    """`modelgate serve` (uvicorn, uvloop + httptools, one worker); ready once /readyz has the model.
+
+    `tree`: the source tree whose `gateway` package runs (bench/ab.py compares two)."""
     port = free_port()
     cmd = python_cmd("-m", "gateway.cli", "serve", "--config", str(config.path))
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    with Server.start(name, cmd, port=port, health_path="/readyz", log_dir=log_dir, wait=wait) as server:
+    with Server.start(
+        name, cmd, port=port, health_path="/readyz", log_dir=log_dir, wait=wait, cwd=tree
+    ) as server:
         yield server
 
 

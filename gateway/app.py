@@ -162,8 +162,10 @@ def create_app(
     )
     app.state.registry = registry
     install_error_handlers(app)
-    app.include_router(ops.router)
+    # The churn router before the ops one: routes are matched in order and each included router's
+    # match is costly (36 µs a churn request behind ops, issue 18). No path is in both.
     app.include_router(churn_router)
+    app.include_router(ops.router)
     app.include_router(admin_router)
     if settings.llm_configured:
         from gateway.llm.routes import install_llm_routes

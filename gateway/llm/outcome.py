@@ -35,7 +35,7 @@ from gateway.errors import GatewayError
 from gateway.llm.accounting import Usage
 from gateway.llm.admission import Call, TenantConcurrency
 from gateway.logwriter import ParquetLogWriter
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import GatewayMetrics, LabelCache
 from gateway.routing.attempts import Lease
 from gateway.tenancy.admission import TenantAdmission
 from gateway.tracing import genai
@@ -95,6 +95,14 @@ class OutcomeRecorder:
         self.tenancy = TenantAdmission()  # the app fills it in: the rate limits' settlement
         self.log_writer = log_writer
         self.log_content = log_content
+        # The per-request series, resolved once per label tuple (LabelCache).
+        self._in_flight = LabelCache(metrics.llm_in_flight)
+        self._requests = LabelCache(metrics.llm_requests)
+        self._duration = LabelCache(metrics.llm_duration)
+        self._ttft = LabelCache(metrics.ttft)
+        self._tpot = LabelCache(metrics.tpot)
+        self._tokens = LabelCache(metrics.llm_tokens)
+        self._cost = LabelCache(metrics.llm_cost)
         self._open = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -164,15 +172,15 @@ class OutcomeRecorder:
     def _meter(self, call: Call, outcome: Outcome, cost: float) -> None:
         m = self.metrics
         tenant_label = m.tenant_label(call.tenant.name)
-        m.llm_in_flight.labels(call.model_label).dec()
+        self._in_flight(call.model_label).dec()
         # What served it: the fallback model, when one did.
         served = call.model_label if outcome.lease is None else m.model_label(outcome.lease.model)
-        m.llm_requests.labels(tenant_label, served, str(outcome.status)).inc()
+        self._requests(tenant_label, served, str(outcome.status)).inc()
         duration = time.perf_counter() - call.started
-        m.llm_duration.labels(served, "true" if call.request.stream else "false").observe(duration)
+        self._duration(served, "true" if call.request.stream else "false").observe(duration)
         trace_link = exemplar(call.span)  # read before _end_span: an ended span records nothing
         if outcome.ttft is not None:
-            m.ttft.labels(served).observe(outcome.ttft, exemplar=trace_link)
+            self._ttft(served).observe(outcome.ttft, exemplar=trace_link)
         m.observe_genai_client(
             call.request.operation,
             served,
@@ -184,14 +192,14 @@ class OutcomeRecorder:
             exemplar=trace_link,
         )
         if outcome.gaps:
-            tpot = m.tpot.labels(served)
+            tpot = self._tpot(served)
             for gap in outcome.gaps:
                 tpot.observe(gap)
         usage = outcome.usage
         if usage is not None:
-            m.llm_tokens.labels(tenant_label, served, "input").inc(usage.input_tokens)
-            m.llm_tokens.labels(tenant_label, served, "output").inc(usage.output_tokens)
-            m.llm_cost.labels(tenant_label, served).inc(cost)
+            self._tokens(tenant_label, served, "input").inc(usage.input_tokens)
+            self._tokens(tenant_label, served, "output").inc(usage.output_tokens)
+            self._cost(tenant_label, served).inc(cost)
         if isinstance(outcome.error, UpstreamFailure):
             m.llm_upstream_errors.labels(call.model_label, outcome.error.kind).inc()
             if outcome.after_header:

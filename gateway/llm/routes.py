@@ -149,9 +149,15 @@ class _TemplateRoute(Route):
 
 
 def install_llm_routes(app: FastAPI) -> None:
-    """Add the OpenAI-compatible routes: the two hot ones directly, the rest through the FastAPI router."""
-    app.router.routes.append(_TemplateRoute("/v1/chat/completions", chat_completions, methods=["POST"]))
-    app.router.routes.append(_TemplateRoute("/v1/completions", completions, methods=["POST"]))
+    """Add the OpenAI-compatible routes: the two hot ones directly, the rest through the FastAPI router.
+
+    The hot ones go first in the route list: Starlette tries routes in order, and matching the docs
+    routes and the included routers before them cost 16 µs a request (4 µs first; issue 18)."""
+    hot = [
+        _TemplateRoute("/v1/chat/completions", chat_completions, methods=["POST"]),
+        _TemplateRoute("/v1/completions", completions, methods=["POST"]),
+    ]
+    app.router.routes[:0] = hot
     app.include_router(router)
 
 
