@@ -28,9 +28,12 @@ from gateway.job_metrics import JobResultsCollector
 from gateway.log_schemas import CHURN_LOG_SCHEMA, churn_partition
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
+from gateway.metrics_endpoint import MetricsListener
 from gateway.middleware import BodySizeLimitMiddleware, MetricsMiddleware
+from gateway.request_id import RequestIdMiddleware
 from gateway.services import Services
 from gateway.settings import Settings
+from gateway.slow_clients import BodyReadTimeoutMiddleware
 from gateway.tracing.context import exemplar
 from gateway.tracing.middleware import instrument_app
 from gateway.tracing.setup import Tracing, setup_tracing
@@ -57,7 +60,9 @@ def _load_churn(
         predictor = ChurnPredictor.load(artifact)
     except Exception as exc:  # the gateway still serves the LLM lane; /readyz says why churn is down
         log.error("churn model at %s not loaded: %s", artifact, exc)
-        return None, f"{type(exc).__name__}: {exc}"
+        # /readyz and the churn routes say which kind of problem, never the path or the exception text.
+        missing = not (artifact / "metadata.json").exists()
+        return None, "artifact_missing" if missing else "artifact_unreadable"
     metrics.model_loaded.labels("churn", predictor.version).set(1)
     writer = None
     if settings.prediction_log.enabled:
@@ -94,6 +99,14 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             stack.callback(tracing.shutdown)
+            server = settings.server
+            if server.metrics_port is not None:
+                listener = MetricsListener(
+                    registry, host=server.metrics_host, port=server.metrics_port,
+                    token_sha256=server.metrics_token_sha256,
+                )  # fmt: skip
+                listener.start()
+                stack.callback(listener.stop)
             services = Services(
                 settings=settings,
                 metrics=metrics,
@@ -112,23 +125,29 @@ def create_app(
         title="modelgate",
         version=gateway_version(),
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url="/docs" if settings.server.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.server.docs_enabled else None,
         redoc_url=None,
         # FastAPI's built-in OpenTelemetry follows the global provider (which the Langfuse SDK may set):
         # off, so each request gets exactly one server span, ours (gateway/tracing/middleware.py).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.registry = registry
+    app.state.metrics_token_sha256 = settings.server.metrics_token_sha256
     install_error_handlers(app)
     app.include_router(ops.router)
+    if settings.server.metrics_port is None:  # else only on its own listener, never on the API port
+        app.include_router(ops.metrics_router)
     app.include_router(churn_router)
     if settings.llm.upstream_url:
         from gateway.llm.routes import install_llm_routes
 
         install_llm_routes(app)
-    # Added last = outermost. Tracing wraps timing (so exemplars see the request's span), and timing
-    # wraps the body limit (so 413s are counted).
+    # Added last = outermost. Tracing wraps the request id (so the span gets it) and timing (so exemplars
+    # see the request's span); timing wraps the body guards (so 408s and 413s are counted).
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(BodyReadTimeoutMiddleware, timeout_s=settings.server.body_read_timeout_s)
     app.add_middleware(MetricsMiddleware, metrics=metrics, exemplar=exemplar)
+    app.add_middleware(RequestIdMiddleware)
     instrument_app(app, tracing)
     return app

@@ -1,4 +1,4 @@
-"""Annotated FastAPI dependencies: `ServicesDep`, `TenantDep`, `RequestIdDep`."""
+"""Annotated FastAPI dependencies: `ServicesDep`, `TenantDep`, `RequestIdDep`, `ClientRequestIdDep`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from gateway.auth import Tenant
 from gateway.services import Services
 from gateway.tracing.context import set_tenant
 
-__all__ = ["RequestIdDep", "ServicesDep", "TenantDep", "request_id_of", "services_of", "tenant_of"]
+__all__ = [
+    "ClientRequestIdDep",
+    "RequestIdDep",
+    "ServicesDep",
+    "TenantDep",
+    "client_request_id_of",
+    "request_id_of",
+    "services_of",
+    "tenant_of",
+]
 
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its threadpool, and
@@ -34,6 +43,12 @@ def request_id_of(request: Request) -> str:
     return rid
 
 
+def client_request_id_of(request: Request) -> str | None:
+    """The client's own request id (gateway/request_id.py), for logs and spans only."""
+    cid: str | None = request.scope.get("state", {}).get("client_request_id")
+    return cid
+
+
 async def get_services(request: Request) -> Services:
     return services_of(request)
 
@@ -46,6 +61,11 @@ async def get_request_id(request: Request) -> str:
     return request_id_of(request)
 
 
+async def get_client_request_id(request: Request) -> str | None:
+    return client_request_id_of(request)
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 TenantDep = Annotated[Tenant, Depends(require_tenant)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
+ClientRequestIdDep = Annotated[str | None, Depends(get_client_request_id)]

@@ -15,6 +15,8 @@ CHURN_LOG_SCHEMA = pa.schema(
     [
         ("ts", _TS),
         ("request_id", pa.string()),
+        # The client's own x-client-request-id / x-request-id, for finding a request; never a key.
+        ("client_request_id", pa.string()),
         ("trace_id", pa.string()),
         ("tenant", pa.string()),
         ("customer_id", pa.string()),

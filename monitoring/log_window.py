@@ -68,6 +68,7 @@ PREDICTION_LOG_SCHEMA = pa.schema(
     [
         pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("request_id", pa.string(), nullable=False),
+        pa.field("client_request_id", pa.string()),
         pa.field("trace_id", pa.string()),
         pa.field("tenant", pa.string(), nullable=False),
         pa.field("customer_id", pa.string()),
@@ -83,7 +84,7 @@ PREDICTION_LOG_SCHEMA = pa.schema(
     ]
 )
 PARTITION_SCHEMA = pa.schema([("date", pa.string()), ("model_version", pa.string())])
-_NULLABLE_DEFAULTS = ("trace_id", "customer_id")
+_NULLABLE_DEFAULTS = ("client_request_id", "trace_id", "customer_id")
 _TS_TYPE = pa.timestamp("us", tz="UTC")
 
 ProgressFn = Callable[[int, int], None]
@@ -362,7 +363,7 @@ def _stream(
 
 
 def _as_table(rows: pd.DataFrame | pa.Table) -> pa.Table:
-    """Rows in the contract's schema; `trace_id` and `customer_id` may be left out (then null)."""
+    """Rows in the contract's schema; `client_request_id`, `trace_id`, `customer_id` may be left out."""
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, preserve_index=False)
     for name in _NULLABLE_DEFAULTS:
         if name not in table.column_names:

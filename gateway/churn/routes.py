@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse
 
 from gateway.churn.protocol import ChurnBatchRequest, ChurnPredictRequest
 from gateway.churn.serving import ChurnServing
-from gateway.deps import RequestIdDep, ServicesDep, TenantDep
+from gateway.deps import ClientRequestIdDep, RequestIdDep, ServicesDep, TenantDep
 from gateway.errors import InvalidRequest, ServiceNotReady
 from gateway.services import Services
 from gateway.telemetry import churn_inference_span
@@ -26,13 +26,21 @@ def _serving(services: Services) -> ChurnServing:
 
 @router.post("/v1/churn/predict")
 async def predict(
-    body: ChurnPredictRequest, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep
+    body: ChurnPredictRequest,
+    services: ServicesDep,
+    tenant: TenantDep,
+    request_id: RequestIdDep,
+    client_id: ClientRequestIdDep,
 ) -> JSONResponse:
     serving = _serving(services)
     row = body.model_dump()
     with churn_inference_span(services.tracing, serving.version) as record:
         (scored,) = serving.predict(
-            [row], tenant=tenant.name, request_id=request_id, trace_id=current_trace_id()
+            [row],
+            tenant=tenant.name,
+            request_id=request_id,
+            trace_id=current_trace_id(),
+            client_request_id=client_id,
         )
         record(scored.probability, scored.label)
     return JSONResponse(
@@ -48,7 +56,11 @@ async def predict(
 
 @router.post("/v1/churn/predict/batch")
 async def predict_batch(
-    body: ChurnBatchRequest, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep
+    body: ChurnBatchRequest,
+    services: ServicesDep,
+    tenant: TenantDep,
+    request_id: RequestIdDep,
+    client_id: ClientRequestIdDep,
 ) -> JSONResponse:
     serving = _serving(services)
     limit = services.settings.churn.batch_limit
@@ -59,7 +71,11 @@ async def predict_batch(
     rows = [inst.model_dump() for inst in body.instances]
     with churn_inference_span(services.tracing, serving.version, batch_size=len(rows)) as record:
         results = serving.predict(
-            rows, tenant=tenant.name, request_id=request_id, trace_id=current_trace_id()
+            rows,
+            tenant=tenant.name,
+            request_id=request_id,
+            trace_id=current_trace_id(),
+            client_request_id=client_id,
         )
         if results:
             record(results[0].probability, results[0].label)

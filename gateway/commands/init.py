@@ -48,7 +48,8 @@ llm:
     {model}: {{input_per_mtok: 0.20, output_per_mtok: 0.60}}
   billing: true
   connect_timeout_s: 2.0
-  first_token_timeout_s: 30.0
+  first_byte_timeout_s: 30.0              # headers + first body chunk (a stream's first token)
+  chunk_timeout_s: 30.0                   # longest gap between two chunks of an answer
   total_timeout_s: 300.0
   max_tokens_cap: 4096                     # reserved when a request sets no max_tokens
   log_content: false                       # true keeps prompts/completions for judged samples

@@ -21,7 +21,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from adapters.vllm.client import Upstream, VLLMClient, make_session
+from adapters.vllm.client import Upstream, UpstreamLimits, VLLMClient, make_session
 from adapters.vllm.errors import UpstreamFailure
 from gateway.auth import Tenant, TenantDirectory
 from gateway.budget.factory import create_ledger
@@ -41,7 +41,7 @@ from gateway.tracing import genai
 from gateway.tracing.context import inject_headers
 from gateway.tracing.setup import Tracing
 
-__all__ = ["Call", "LLMService", "build_llm_service"]
+__all__ = ["Call", "LLMService", "build_llm_service", "upstream_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -322,6 +322,19 @@ class LLMService:
         await self.upstream.aclose()
 
 
+def upstream_limits(settings: Settings) -> UpstreamLimits:
+    """The upstream client's deadlines and size limits, from `llm.*`."""
+    llm = settings.llm
+    return UpstreamLimits(
+        first_byte_timeout_s=llm.first_byte_timeout_s,
+        chunk_timeout_s=llm.chunk_timeout_s,
+        total_timeout_s=llm.total_timeout_s,
+        max_sse_line_bytes=llm.max_sse_line_bytes,
+        max_sse_event_bytes=llm.max_sse_event_bytes,
+        max_body_bytes=llm.max_response_bytes,
+    )
+
+
 async def build_llm_service(
     settings: Settings, metrics: GatewayMetrics, tracing: Tracing, stack: AsyncExitStack
 ) -> LLMService:
@@ -329,12 +342,8 @@ async def build_llm_service(
     llm = settings.llm
     if llm.upstream_url is None:
         raise ValueError("llm.upstream_url is not set")
-    http = make_session(
-        pool_size=llm.pool_size,
-        connect_timeout_s=llm.connect_timeout_s,
-        read_timeout_s=llm.first_token_timeout_s,
-    )
-    upstream = VLLMClient(http, llm.upstream_url)
+    http = make_session(pool_size=llm.pool_size, connect_timeout_s=llm.connect_timeout_s)
+    upstream = VLLMClient(http, llm.upstream_url, upstream_limits(settings))
     stack.push_async_callback(upstream.aclose)
     b = settings.budgets
     ledger = create_ledger(
