@@ -37,7 +37,7 @@ from gateway.log_schemas import LLM_LOG_SCHEMA, llm_partition
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
-from gateway.tracing import genai
+from gateway.tracing import content, genai
 from gateway.tracing.context import inject_headers
 from gateway.tracing.setup import Tracing
 
@@ -138,6 +138,9 @@ class LLMService:
             # Built only when someone records them: this runs on every LLM request.
             attributes=self._request_attributes(request, tenant) if self.tracing.enabled else None,
         )
+        if self.tracing.capture_content and span.is_recording():
+            # Off the event loop when large: a megabyte prompt must not stall every other tenant.
+            span.set_attributes(await content.input_messages_off_loop(request.payload, self.tracing.redact))
         self.metrics.llm_in_flight.labels(model_label).inc()
         return Call(
             request, tenant, request_id, trace_id, model_label, price, input_estimate, reservation, span,
@@ -154,8 +157,6 @@ class LLMService:
             server_port=int(port) if port.isdigit() else None,
         )
         attrs["modelgate.tenant"] = tenant.name
-        if self.tracing.capture_content:
-            attrs.update(genai.input_messages_attribute(request.payload, redact=self.tracing.redact))
         return attrs
 
     def upstream_headers(self, call: Call) -> dict[str, str]:
@@ -224,8 +225,12 @@ class LLMService:
             m.llm_cost.labels(tenant_label, call.model_label).inc(cost)
         if isinstance(error, UpstreamFailure):
             m.llm_upstream_errors.labels(call.model_label, error.kind).inc()
+        output_attrs = None
+        if output_text is not None and self.tracing.capture_content and call.span.is_recording():
+            reason = finish_reasons[0] if finish_reasons else None
+            output_attrs = await content.output_messages_off_loop(output_text, reason, self.tracing.redact)
         self._end_span(
-            call, status, usage, cost, ttft, finish_reasons, response_id, response_model, output_text, error
+            call, status, usage, cost, ttft, finish_reasons, response_id, response_model, output_attrs, error
         )
         self._log(call, status, usage, cost, duration, ttft, finish_reasons, output_text)
 
@@ -239,7 +244,7 @@ class LLMService:
         finish_reasons: list[str],
         response_id: str | None,
         response_model: str | None,
-        output_text: str | None,
+        output_attrs: dict[str, Any] | None,
         error: UpstreamFailure | GatewayError | None,
     ) -> None:
         span = call.span
@@ -259,12 +264,8 @@ class LLMService:
                 usage_estimated=bool(usage and usage.estimated),
             )
         )
-        if output_text is not None and self.tracing.capture_content:
-            span.set_attributes(
-                genai.output_messages_attribute(
-                    output_text, finish_reasons[0] if finish_reasons else None, redact=self.tracing.redact
-                )
-            )
+        if output_attrs:
+            span.set_attributes(output_attrs)
         if error is not None or status >= 500:
             error_type = (
                 error.kind
