@@ -30,6 +30,7 @@ from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
 from gateway.metrics_endpoint import MetricsListener
 from gateway.middleware import BodySizeLimitMiddleware, MetricsMiddleware
+from gateway.openapi_docs import install_openapi
 from gateway.request_id import RequestIdMiddleware
 from gateway.services import Services
 from gateway.settings import Settings
@@ -143,6 +144,7 @@ def create_app(
         from gateway.llm.routes import install_llm_routes
 
         install_llm_routes(app)
+    install_openapi(app, llm=bool(settings.llm.upstream_url))
     # Added last = outermost. Tracing wraps the request id (so the span gets it) and timing (so exemplars
     # see the request's span); timing wraps the body guards (so 408s and 413s are counted).
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)

@@ -3,6 +3,7 @@
     GatewayError                     status  type                    code
     ├── InvalidRequest               422     invalid_request_error   invalid_value (param names the field)
     ├── PayloadTooLarge              413     invalid_request_error   payload_too_large
+    ├── UnsupportedMediaType         415     invalid_request_error   unsupported_media_type
     ├── AuthenticationFailed         401     authentication_error    invalid_api_key
     ├── NotFound                     404     invalid_request_error   not_found
     ├── BudgetExceeded               429     insufficient_quota      budget_exceeded
@@ -35,6 +36,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ServiceNotReady",
+    "UnsupportedMediaType",
     "UpstreamBadResponse",
     "UpstreamError",
     "UpstreamStatus",
@@ -67,6 +69,10 @@ class InvalidRequest(GatewayError):
 
 class PayloadTooLarge(GatewayError):
     status, type, code = 413, "invalid_request_error", "payload_too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status, type, code = 415, "invalid_request_error", "unsupported_media_type"
 
 
 class AuthenticationFailed(GatewayError):

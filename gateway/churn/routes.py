@@ -9,13 +9,15 @@ from gateway.churn.protocol import ChurnBatchRequest, ChurnPredictRequest
 from gateway.churn.serving import ChurnServing
 from gateway.deps import ClientRequestIdDep, RequestIdDep, ServicesDep, TenantDep
 from gateway.errors import InvalidRequest, ServiceNotReady
+from gateway.json_body import StrictJSONRoute
 from gateway.services import Services
 from gateway.telemetry import churn_inference_span
 from gateway.tracing.context import current_trace_id
 
 __all__ = ["router"]
 
-router = APIRouter()
+# Strict bodies: duplicate keys, deep nesting, non-UTF-8 and non-JSON content types are 4xx, not 500.
+router = APIRouter(route_class=StrictJSONRoute, tags=["churn"])
 
 
 def _serving(services: Services) -> ChurnServing:
