@@ -61,3 +61,14 @@ def test_tenants_add_refuses_negative_budget(tmp_path: Path, capsys: pytest.Capt
 def test_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["frobnicate"]) == 2
     assert "unknown command" in capsys.readouterr().err
+
+
+def test_init_production_writes_a_config_that_starts_in_production(tmp_path: Path) -> None:
+    cfg = tmp_path / "modelgate.yaml"
+    assert main(["init", "--production", "--config", str(cfg)]) == 0
+    text = cfg.read_text()
+    assert "development_key" not in text
+    settings = load_settings(cfg)
+    assert settings.mode == "production"
+    assert settings.server.metrics_port is not None and settings.server.metrics_port != settings.server.port
+    assert settings.server.docs_enabled is False
