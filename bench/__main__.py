@@ -36,7 +36,7 @@ from bench.wrk import WrkError, wrk_path
 
 __all__ = ["SECTIONS", "main", "without_nan"]
 
-SECTIONS = ("churn", "llm", "tracing", "drift")
+SECTIONS = ("churn", "llm", "tracing", "ledger", "drift")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -169,6 +169,10 @@ def _runner(
         from bench import tracing_section
 
         return lambda: tracing_section.run(workdir, options, args.trace_receiver)
+    if name == "ledger":
+        from bench import ledger_section
+
+        return lambda: ledger_section.run(workdir)
     from bench import drift_section
 
     say("drift: bench.drift_bench (its own timings; the first run builds its cached log)")

@@ -6,8 +6,10 @@
     ├── UnsupportedMediaType         415     invalid_request_error   unsupported_media_type
     ├── AuthenticationFailed         401     authentication_error    invalid_api_key
     ├── NotFound                     404     invalid_request_error   not_found
-    ├── BudgetExceeded               429     insufficient_quota      budget_exceeded
+    ├── BudgetExceeded               429     insufficient_quota      budget_exceeded  (x-should-retry: false)
+    ├── ConcurrencyLimitExceeded     429     rate_limit_error        concurrency_limit_exceeded
     ├── ServiceNotReady              503     service_unavailable     not_ready
+    │   └── BudgetUnavailable        503     service_unavailable     budget_unavailable
     └── UpstreamError                        (the LLM upstream failed; mapped from adapters/vllm errors)
         ├── UpstreamBadResponse      502     upstream_error          bad_upstream_response
         ├── UpstreamUnavailable      503     upstream_error          upstream_unavailable
@@ -31,6 +33,8 @@ from starlette.responses import JSONResponse, Response
 __all__ = [
     "AuthenticationFailed",
     "BudgetExceeded",
+    "BudgetUnavailable",
+    "ConcurrencyLimitExceeded",
     "GatewayError",
     "InvalidRequest",
     "NotFound",
@@ -84,11 +88,26 @@ class NotFound(GatewayError):
 
 
 class BudgetExceeded(GatewayError):
+    """A hard budget refuses the request until its window resets: retrying sooner cannot succeed, so the
+    response tells the openai SDK not to (`x-should-retry: false`) and says when it may (`Retry-After`)."""
+
     status, type, code = 429, "insufficient_quota", "budget_exceeded"
+
+
+class ConcurrencyLimitExceeded(GatewayError):
+    """The tenant already has its maximum of LLM requests in flight on this replica; a retry soon may pass."""
+
+    status, type, code = 429, "rate_limit_error", "concurrency_limit_exceeded"
 
 
 class ServiceNotReady(GatewayError):
     status, type, code = 503, "service_unavailable", "not_ready"
+
+
+class BudgetUnavailable(ServiceNotReady):
+    """The spend ledger cannot be reached, so no request can be admitted (fail closed)."""
+
+    code = "budget_unavailable"
 
 
 class UpstreamError(GatewayError):

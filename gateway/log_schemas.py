@@ -36,6 +36,7 @@ LLM_LOG_SCHEMA = pa.schema(
     [
         ("ts", _TS),
         ("request_id", pa.string()),
+        ("client_request_id", pa.string()),  # the client's x-request-id, kept apart from ours
         ("trace_id", pa.string()),
         ("tenant", pa.string()),
         ("operation", pa.string()),
@@ -50,6 +51,9 @@ LLM_LOG_SCHEMA = pa.schema(
         ("finish_reason", pa.string()),
         ("input_messages", pa.string()),
         ("output_text", pa.string()),
+        ("reserved_usd", pa.float64()),
+        ("budget_overrun_usd", pa.float64()),  # cost beyond the reservation (upstream over-reported)
+        ("error_type", pa.string()),
     ]
 )
 

@@ -137,6 +137,34 @@ class GatewayMetrics:
             ["tenant", "window"],
             registry=r,
         )
+        self.budget_overruns = Counter(
+            "modelgate_budget_overrun",
+            "Requests whose reported usage cost more than was reserved for them (billed as reported).",
+            ["tenant"],
+            registry=r,
+        )
+        self.concurrency_refusals = Counter(
+            "modelgate_concurrency_refusals",
+            "LLM requests refused because the tenant had its maximum in flight on this replica.",
+            ["tenant"],
+            registry=r,
+        )
+        self.settle_failures = Counter(
+            "modelgate_budget_settle_failures",
+            "Settlements the ledger refused or could not take; each is journaled and retried.",
+            registry=r,
+        )
+        self.settle_pending = Gauge(
+            "modelgate_budget_settle_pending",
+            "Settlements waiting in the local journal for the ledger to take them.",
+            registry=r,
+        )
+        self.stream_failures = Counter(
+            "modelgate_llm_stream_failures",
+            "Streams that failed after their 200 header went out (counted with the failure's status).",
+            ["model", "kind"],
+            registry=r,
+        )
 
     def tenant_label(self, tenant: str) -> str:
         return tenant if tenant in self._tenants else OTHER

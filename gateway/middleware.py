@@ -19,6 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.errors import error_body
 from gateway.metrics import OTHER, GatewayMetrics
 
+OUTCOME_STATUS = (
+    "outcome_status"  # scope["state"] key: a response's real status when it differs from its header
+)
+
 __all__ = ["BodySizeLimitMiddleware", "MetricsMiddleware", "backend_of", "status_class"]
 
 UNMEASURED = frozenset({"/metrics"})
@@ -58,6 +62,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        # Shared with the routes (the relay writes a stream's real outcome here).
+        state = scope.setdefault("state", {})
         status = 500
         exemplar: dict[str, str] | None = None
 
@@ -77,6 +83,8 @@ class MetricsMiddleware:
             backend = backend_of(template)
             method = scope["method"] if template != OTHER else OTHER
             elapsed = time.perf_counter() - start
+            # A stream that failed after its 200 header counts with its real outcome (gateway/llm/relay.py).
+            status = state.get(OUTCOME_STATUS, status)
             m = self.metrics
             m.request_duration.labels(backend, template, method, status_class(status)).observe(
                 elapsed, exemplar

@@ -61,7 +61,15 @@ class ServerSettings(BaseModel):
         1_048_576, ge=1024, description="Largest request body accepted; larger bodies get 413."
     )
     graceful_shutdown_s: float = Field(
-        20.0, gt=0, description="How long SIGTERM waits for in-flight requests before closing."
+        20.0,
+        gt=0,
+        description="How long SIGTERM waits for in-flight requests before cancelling them (fractions ok).",
+    )
+    drain_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="After that, how long shutdown waits for cancelled LLM calls to settle and log their "
+        "outcome before the ledger and the log writer close.",
     )
     metrics_port: int | None = Field(
         None,
@@ -194,7 +202,45 @@ class LLMSettings(BaseModel):
         16_777_216, ge=1024, description="Largest non-streaming upstream body accepted; larger gets 502."
     )
     max_tokens_cap: int = Field(
-        4096, ge=1, description="Output tokens assumed for the budget reservation when max_tokens is absent."
+        4096,
+        ge=1,
+        description="Most output tokens per generated sequence: a larger max_tokens is a 400, and a request "
+        "with no limit (chat without max_tokens, completions with max_tokens: null) gets this one.",
+    )
+    max_n: int = Field(16, ge=1, le=128, description="Largest `n` (and `best_of`) a request may ask for.")
+    max_prompts: int = Field(
+        128, ge=1, description="Most prompts in one /v1/completions request (each gets its own n choices)."
+    )
+    max_messages: int = Field(2048, ge=1, description="Most messages in one chat request.")
+    max_stop: int = Field(16, ge=1, description="Most stop sequences in one request.")
+    max_json_depth: int = Field(32, ge=4, le=256, description="Deepest nesting of a request body's JSON.")
+    extra_forward_fields: list[str] = Field(
+        default_factory=list,
+        description="vLLM request fields forwarded besides OpenAI's and the default allow-list "
+        "(docs/api.md); any other field is refused with a 400.",
+    )
+    tenant_cache_salt: bool = Field(
+        False,
+        description="Give each tenant's requests their own vLLM cache_salt, so the prefix cache cannot leak "
+        "one tenant's prompts to another by timing.",
+    )
+    cache_salt_secret: str | None = Field(
+        None,
+        min_length=16,
+        description="Secret the per-tenant cache_salt is derived from; unset, a random one per process "
+        "(set it in a fleet so replicas share a tenant's cache entries).",
+    )
+    max_concurrent_per_tenant: int = Field(
+        64,
+        ge=1,
+        description="Most LLM requests of one tenant in flight on one gateway replica; more get 429 "
+        "concurrency_limit_exceeded.",
+    )
+    client_send_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="A stream whose client does not take a chunk within this long is ended (the upstream "
+        "request is cancelled and what was generated is billed).",
     )
     pool_size: int = Field(512, ge=1, description="Most pooled keep-alive connections to the upstream.")
     log_uri: str | None = Field(
@@ -226,6 +272,11 @@ class BudgetSettings(BaseModel):
     )
     reservation_ttl_s: float = Field(
         600.0, gt=0, description="A reservation never settled (crashed replica) stops counting after this."
+    )
+    journal_dir: Path | None = Field(
+        None,
+        description="Where settlements the ledger could not take wait to be retried; default "
+        "<data_dir>/settle-journal (local disk, one per replica).",
     )
 
 
@@ -344,6 +395,10 @@ class Settings(BaseSettings):
         return self.budgets.sqlite_path or self.data_dir / "ledger.sqlite"
 
     @property
+    def settle_journal_dir(self) -> Path:
+        return self.budgets.journal_dir or self.data_dir / "settle-journal"
+
+    @property
     def results_dir(self) -> Path:
         return self.jobs.results_dir or self.data_dir / "jobs"
 
@@ -365,7 +420,12 @@ class Settings(BaseSettings):
                     update={"uri": opt_uri(self.prediction_log.uri)}
                 ),
                 "llm": self.llm.model_copy(update={"log_uri": opt_uri(self.llm.log_uri)}),
-                "budgets": self.budgets.model_copy(update={"sqlite_path": opt(self.budgets.sqlite_path)}),
+                "budgets": self.budgets.model_copy(
+                    update={
+                        "sqlite_path": opt(self.budgets.sqlite_path),
+                        "journal_dir": opt(self.budgets.journal_dir),
+                    }
+                ),
                 "jobs": self.jobs.model_copy(update={"results_dir": opt(self.jobs.results_dir)}),
             }
         )

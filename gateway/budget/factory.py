@@ -28,6 +28,7 @@ def create_ledger(
     redis_key_prefix: str = "modelgate:budget:",
     redis_max_connections: int = 32,
     redis_pool_timeout_s: float = 5.0,
+    redis_socket_timeout_s: float = 2.0,
 ) -> SpendLedger:
     """A ready ledger for `backend`; ValueError names the missing or bad setting."""
     if backend == "sqlite":
@@ -45,8 +46,14 @@ def create_ledger(
         # A blocking pool: under a burst, requests queue for one of `redis_max_connections` connections
         # (each script takes ~0.1 ms) instead of failing with "Too many connections" as the default pool
         # does past its limit. Waiting longer than `redis_pool_timeout_s` raises LedgerUnavailable.
+        # Socket timeouts bound every command: a paused or wedged Redis becomes LedgerUnavailable within
+        # them (a reserve fails closed; a settle is journaled) instead of holding the request forever.
         pool: Any = redis.asyncio.BlockingConnectionPool.from_url(
-            redis_url, max_connections=redis_max_connections, timeout=redis_pool_timeout_s
+            redis_url,
+            max_connections=redis_max_connections,
+            timeout=redis_pool_timeout_s,
+            socket_timeout=redis_socket_timeout_s,
+            socket_connect_timeout=redis_socket_timeout_s,
         )
         # from_pool is redis>=5 (the client owns the pool and closes it); types-redis 4.6 lacks it.
         client = redis.asyncio.Redis.from_pool(pool)  # type: ignore[attr-defined]

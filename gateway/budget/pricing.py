@@ -4,7 +4,7 @@ The LLM route charges a request twice. Before forwarding, it reserves the *worst
 
     >>> price = Price(input_per_mtok=3.0, output_per_mtok=15.0)
     >>> tokens_in = estimate_input_tokens({"messages": [{"role": "user", "content": "Hi"}]})
-    >>> hold = worst_case_cost(tokens_in, max_tokens=256, price=price, max_tokens_cap=4096)
+    >>> hold = worst_case_cost(tokens_in, output_tokens_bound=256, price=price)
 
 After the upstream answers, it settles to the real cost from the upstream's `usage`:
 
@@ -13,7 +13,7 @@ After the upstream answers, it settles to the real cost from the upstream's `usa
 
 The ledger's guarantee (committed spend + outstanding reservations never exceed the budget) is only as good
 as the reservation: `estimate_input_tokens` therefore deliberately OVER-estimates the prompt, and the output
-side is bounded exactly by `max_tokens` (or the configured cap when the client sent none). Settlement always
+side is bounded exactly by what the forwarded body allows (`LLMRequest.output_bound`). Settlement always
 uses the upstream's real usage, so over-estimating costs nothing but head-room while the request runs.
 """
 
@@ -36,6 +36,13 @@ PROMPT_OVERHEAD_TOKENS = 8
 # Typical BPE vocabularies average ~4 ASCII characters per token in English prose and ~3.2–3.8 in code;
 # dividing by 3 over-estimates both.
 ASCII_CHARS_PER_TOKEN = 3
+# A chat content part that is not text (an image, audio or video) is rendered by the model's processor
+# into a number of tokens the gateway cannot compute; this stands in for each (Qwen2-VL and Llama 3.2
+# Vision stay under it at their default resolutions). docs/budgets.md lists it among the limits.
+MEDIA_PART_TOKENS = 4096
+_MEDIA_PART_TYPES = frozenset({"image_url", "input_audio", "audio_url", "video_url", "image", "file"})
+# Request fields, besides messages and tools, that chat templates render into the prompt.
+_TEMPLATE_FIELDS = ("tools", "functions", "documents", "chat_template_kwargs")
 
 
 @dataclass(frozen=True)
@@ -59,26 +66,15 @@ def cost_usd(input_tokens: int, output_tokens: int, price: Price) -> float:
     return (input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) / _PER_MTOK
 
 
-def worst_case_cost(
-    input_tokens_estimate: int,
-    max_tokens: int | None,
-    price: Price,
-    *,
-    max_tokens_cap: int,
-    n: int = 1,
-) -> float:
-    """The most a request can cost: the prompt estimate plus `max_tokens` of output for each of `n` choices.
+def worst_case_cost(input_tokens_estimate: int, output_tokens_bound: int, price: Price) -> float:
+    """The most a request can cost: the prompt estimate plus every output token it may generate.
 
-    Without `max_tokens` the upstream may generate up to the model's context, so the configured
-    `max_tokens_cap` stands in (the route should also forward it as `max_tokens`, or the reservation is not
-    a bound). `n` is the OpenAI `n` parameter: each choice generates its own output.
+    `output_tokens_bound` is what the upstream can generate as the request is forwarded: for vLLM,
+    prompts × max(n, best_of) × max_tokens (`LLMRequest.output_bound`), with the limit written into the body.
     """
-    if max_tokens_cap < 0:
-        raise ValueError(f"max_tokens_cap must be >= 0, got {max_tokens_cap}")
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    output_tokens = max_tokens_cap if max_tokens is None else max_tokens
-    return cost_usd(input_tokens_estimate, output_tokens * n, price)
+    if output_tokens_bound < 0:
+        raise ValueError(f"output_tokens_bound must be >= 0, got {output_tokens_bound}")
+    return cost_usd(input_tokens_estimate, output_tokens_bound, price)
 
 
 def _text_tokens(text: str) -> int:
@@ -108,6 +104,8 @@ def _leaf_tokens(value: Any, *, with_keys: bool) -> int:
     if isinstance(value, str):
         return _text_tokens(value)
     if isinstance(value, Mapping):
+        if value.get("type") in _MEDIA_PART_TYPES:
+            return MEDIA_PART_TOKENS + sum(_leaf_tokens(v, with_keys=False) for v in value.values())
         total = sum(_leaf_tokens(v, with_keys=with_keys) for v in value.values())
         return total + (sum(_text_tokens(str(k)) for k in value) if with_keys else 0)
     if isinstance(value, list | tuple):
@@ -119,14 +117,18 @@ def _leaf_tokens(value: Any, *, with_keys: bool) -> int:
 
 
 def _prompt_tokens(prompt: Any) -> int:
-    """A completion `prompt`: a string, a list of strings, token ids, or a list of token-id lists."""
+    """A completion `prompt`: a string, a list of strings, token ids, or a list of token-id lists.
+
+    Each text prompt gets the template overhead (vLLM adds BOS and special tokens per prompt); token ids
+    are counted exactly.
+    """
     if isinstance(prompt, str):
-        return _text_tokens(prompt)
+        return _text_tokens(prompt) + PROMPT_OVERHEAD_TOKENS
     if isinstance(prompt, list):
         total = 0
         for item in prompt:
             if isinstance(item, str):
-                total += _text_tokens(item)
+                total += _text_tokens(item) + PROMPT_OVERHEAD_TOKENS
             elif isinstance(item, int) and not isinstance(item, bool):
                 total += 1  # already a token id: counted exactly
             elif isinstance(item, list):
@@ -141,20 +143,24 @@ def estimate_input_tokens(payload: Mapping[str, Any]) -> int:
     """A conservative (over-)estimate of the prompt tokens of a chat or completion request body.
 
     Chat: every string in every message (role, content or content parts, name, tool calls) plus a per-message
-    template overhead, plus the `tools`/`functions` definitions, which the template renders into the prompt.
-    Completion: the `prompt` (token ids are counted exactly). It must over-estimate for the budget guarantee
-    to hold; settlement then charges the upstream's real `usage.prompt_tokens`.
+    template overhead, `MEDIA_PART_TOKENS` per image/audio/video part, plus the fields the template renders
+    into the prompt (`tools`, `functions`, `documents`, `chat_template_kwargs`). Completion: every prompt
+    with its overhead (token ids counted exactly) and the `suffix`. It must over-estimate for the budget
+    guarantee to hold; settlement then charges the upstream's real `usage.prompt_tokens`.
     """
     if "messages" in payload:
         messages = payload["messages"]
         if not isinstance(messages, list):
             raise ValueError("messages must be a list")
         total = sum(MESSAGE_OVERHEAD_TOKENS + _leaf_tokens(m, with_keys=False) for m in messages)
-        for key in ("tools", "functions"):
+        for key in _TEMPLATE_FIELDS:
             if payload.get(key):
                 total += _leaf_tokens(payload[key], with_keys=True) + MESSAGE_OVERHEAD_TOKENS
     elif "prompt" in payload:
         total = _prompt_tokens(payload["prompt"])
+        if isinstance(payload.get("suffix"), str):
+            total += _text_tokens(payload["suffix"])  # fill-in-the-middle: the suffix is prompt too
+        return total
     else:
         raise ValueError("request body has neither `messages` nor `prompt`")
     return total + PROMPT_OVERHEAD_TOKENS

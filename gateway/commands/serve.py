@@ -78,7 +78,8 @@ def main(argv: list[str]) -> int:
         log_level=args.log_level,
         access_log=False,  # the metrics and the logs already record every request
         loop="uvloop",
-        timeout_graceful_shutdown=int(settings.server.graceful_shutdown_s),
+        # uvicorn waits with asyncio.wait_for, which takes fractions despite the `int` annotation.
+        timeout_graceful_shutdown=settings.server.graceful_shutdown_s,  # type: ignore[arg-type]
         # httptools with a header deadline, the connection limit and the keep-alive timeout.
         **uvicorn_limits(settings.server),
     )

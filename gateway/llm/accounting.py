@@ -2,19 +2,24 @@
 
 `StreamMeter.feed(line)` looks at each upstream SSE line once, records time to first token, the gaps
 between chunks, the final usage and finish reasons, and says whether the line goes on to the client (the
-usage-only chunk is dropped when the client did not ask for it). If a stream carries no usage, output
-tokens are counted from the chunks and marked as estimated.
+usage-only chunk is dropped when the client did not ask for it). When the upstream reports no usage (a
+stream cut short, an upstream that never sends it), `estimate_usage` is the one estimate used everywhere,
+marked as estimated.
 Spec: https://platform.openai.com/docs/api-reference/chat/streaming
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["StreamMeter", "Usage", "usage_from_response"]
+__all__ = ["StreamMeter", "Usage", "estimate_usage", "usage_from_response"]
+
+# Few tokenizers average more characters per token than this, even over code or URLs.
+_MAX_CHARS_PER_TOKEN = 8
 
 
 @dataclass
@@ -34,6 +39,15 @@ def _usage(obj: Any) -> Usage | None:
     if isinstance(pt, int) and isinstance(ct, int):
         return Usage(pt, ct)
     return None
+
+
+def estimate_usage(input_estimate: int, text_chars: int, text_chunks: int, output_bound: int) -> Usage:
+    """Usage when the upstream reported none: the input estimate the reservation used, and for the output
+    the chunks that carried text — exact for vLLM, which streams one token per chunk by default — or, when
+    chunks carry several tokens (`--stream-interval`), at least the text's length / 8; never more than the
+    request could generate."""
+    output = max(text_chunks, math.ceil(text_chars / _MAX_CHARS_PER_TOKEN))
+    return Usage(input_estimate, min(output, output_bound), estimated=True)
 
 
 def usage_from_response(doc: Any) -> Usage | None:
@@ -59,6 +73,7 @@ class StreamMeter:
     last_token_at: float | None = None
     gaps: list[float] = field(default_factory=list)
     chunks_with_text: int = 0
+    text_chars: int = 0
     usage: Usage | None = None
     finish_reasons: list[str] = field(default_factory=list)
     response_id: str | None = None
@@ -97,6 +112,7 @@ class StreamMeter:
             text = _text_of(choice)
             if text:
                 self.chunks_with_text += 1
+                self.text_chars += len(text)
                 if self.first_token_at is None:
                     self.first_token_at = now
                 elif self.last_token_at is not None:
@@ -112,12 +128,6 @@ class StreamMeter:
     @property
     def ttft(self) -> float | None:
         return None if self.first_token_at is None else self.first_token_at - self.started
-
-    def billed_usage(self, input_estimate: int) -> Usage:
-        """The upstream's usage when it sent one, else an estimate from what was streamed."""
-        if self.usage is not None:
-            return self.usage
-        return Usage(input_estimate, self.chunks_with_text, estimated=True)
 
     @property
     def text(self) -> str:

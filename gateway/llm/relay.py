@@ -1,9 +1,17 @@
-"""A pure ASGI response that relays an upstream SSE stream to the client, chunk by chunk.
+"""A pure ASGI response that relays an upstream SSE stream to the client, event by event.
 
-Nothing is buffered: each upstream line is forwarded as it arrives. A task watches for the client's
-disconnect and cancels the relay, which closes the upstream connection (vLLM aborts the request) and
-settles the reservation to the tokens already delivered. A stream that breaks or times out mid-way ends
-with an OpenAI-shaped `error` event (the openai SDK raises it), never a hang.
+Nothing is buffered: each upstream event is forwarded as it arrives. Every way a stream can end produces
+one `Outcome` for `OutcomeRecorder.record`:
+- the upstream finished: 200;
+- the client disconnected: a watcher cancels the relay, which closes the upstream connection (vLLM aborts
+  the request); 499, billed for what was generated;
+- the client stopped reading: each send has a deadline (`llm.client_send_timeout_s`); past it the relay
+  ends the same way as a disconnect;
+- the upstream broke or timed out mid-way: the stream ends with an OpenAI-shaped `error` event (the openai
+  SDK raises it) and the outcome carries the failure's status (502/504), so the error-rate SLO counts it
+  although the 200 header went out; the status is also left in the request scope for the metrics
+  middleware (`scope["state"]["outcome_status"]`);
+- the server is shutting down (the task is cancelled): settle what was generated, then re-raise.
 """
 
 from __future__ import annotations
@@ -15,16 +23,17 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from adapters.vllm.errors import UpstreamFailure, UpstreamTimeoutError
 from gateway.errors import error_body
-from gateway.llm.accounting import StreamMeter, Usage
-from gateway.llm.service import Call, LLMService
+from gateway.llm.accounting import StreamMeter, estimate_usage
+from gateway.llm.admission import Call
+from gateway.llm.outcome import CLIENT_CLOSED, Outcome, OutcomeRecorder
+from gateway.llm.upstream_errors import to_gateway_error
+from gateway.middleware import OUTCOME_STATUS
 
 __all__ = ["StreamRelay"]
-
-CLIENT_CLOSED = 499  # nginx's convention for "client closed the request"
 
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -33,22 +42,32 @@ _HEADERS = [
 ]
 
 
+class _ClientStalled(Exception):
+    """A send did not complete within its deadline: the client stopped reading."""
+
+
 class StreamRelay(Response):
-    """A Response (so FastAPI hands it to the server untouched) that writes its own ASGI messages."""
+    """A Response (so the router hands it to the server untouched) that writes its own ASGI messages."""
 
     def __init__(
         self,
-        service: LLMService,
+        recorder: OutcomeRecorder,
         call: Call,
         upstream: AsyncExitStack,
         lines: AsyncIterator[bytes],
+        *,
+        total_timeout_s: float,
+        send_timeout_s: float,
+        keep_text: bool,
     ) -> None:
-        self.service = service
+        self.recorder = recorder
         self.call = call
         self.upstream = upstream
         self.lines = lines
+        self.total_timeout_s = total_timeout_s
+        self.send_timeout_s = send_timeout_s
         self.stream_headers = _HEADERS
-        self.meter = StreamMeter(call.request.client_wants_usage, keep_text=service.keeps_text)
+        self.meter = StreamMeter(call.request.client_wants_usage, keep_text=keep_text)
         self.status_code = 200
         self.background = None
 
@@ -65,44 +84,48 @@ class StreamRelay(Response):
                     relay_task.cancel()
                     return
 
+        send_timeout = self.send_timeout_s
+
+        async def timed_send(message: Message) -> None:
+            try:
+                async with asyncio.timeout(send_timeout):
+                    await send(message)
+            except TimeoutError:
+                raise _ClientStalled from None
+
         watcher = asyncio.create_task(watch_disconnect())
         status = 200
         error: UpstreamFailure | None = None
-        sent_text_chunks = 0
         meter = self.meter
         shutting_down = False
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.stream_headers})
-            async with asyncio.timeout(self.service.settings.llm.total_timeout_s):
+            await timed_send({"type": "http.response.start", "status": 200, "headers": self.stream_headers})
+            async with asyncio.timeout(self.total_timeout_s):
                 # One ASGI message per SSE event (its lines plus the blank line that ends it): a write per
                 # line doubled the socket writes, the largest cost of relaying a stream.
                 event = bytearray()
-                event_text_chunks = 0
                 async for line in self.lines:
                     if not line:
                         if event:
                             event += b"\n"
-                            await send(
+                            await timed_send(
                                 {"type": "http.response.body", "body": bytes(event), "more_body": True}
                             )
-                            sent_text_chunks += event_text_chunks
                             event.clear()
-                            event_text_chunks = 0
                         continue  # a separator after a dropped event (the usage chunk) is dropped too
-                    before = meter.chunks_with_text
                     if meter.feed(line):
                         event += line + b"\n"
-                        event_text_chunks += meter.chunks_with_text - before
                 if event:  # an upstream that ended without the final blank line
-                    await send({"type": "http.response.body", "body": bytes(event), "more_body": True})
-                    sent_text_chunks += event_text_chunks
+                    await timed_send({"type": "http.response.body", "body": bytes(event), "more_body": True})
             if not meter.done:
                 error = UpstreamFailure("upstream stream ended without [DONE]")
         except asyncio.CancelledError:
             if disconnected.is_set():
                 relay_task.uncancel()
             else:
-                shutting_down = True  # the server is stopping: settle what was delivered, then re-raise
+                shutting_down = True  # the server is stopping: settle what was generated, then re-raise
+            status = CLIENT_CLOSED
+        except _ClientStalled:
             status = CLIENT_CLOSED
         except TimeoutError:
             error = UpstreamTimeoutError("upstream stream exceeded llm.total_timeout_s")
@@ -117,19 +140,24 @@ class StreamRelay(Response):
             await self.upstream.aclose()  # closing the connection is how vLLM learns to abort
 
         if error is not None and status != CLIENT_CLOSED:
-            status = self.service.translate(error).http_status
-            with contextlib.suppress(OSError):
-                await send({"type": "http.response.body", "body": _error_event(error), "more_body": True})
+            status = to_gateway_error(error).http_status
+            with contextlib.suppress(OSError, _ClientStalled):
+                await timed_send(
+                    {"type": "http.response.body", "body": _error_event(error), "more_body": True}
+                )
         if status != CLIENT_CLOSED:
-            with contextlib.suppress(OSError):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            with contextlib.suppress(OSError, _ClientStalled):
+                await timed_send({"type": "http.response.body", "body": b"", "more_body": False})
+        scope.setdefault("state", {})[OUTCOME_STATUS] = status
 
         usage = meter.usage
         if usage is None:
-            # No usage from the upstream (none sent, or the client left first): bill what was delivered.
-            usage = Usage(self.call.input_estimate, sent_text_chunks, estimated=True)
-        await self.service.finish(
-            self.call,
+            # No usage from the upstream (none sent, or the stream was cut first): bill what was generated.
+            req = self.call.request
+            usage = estimate_usage(
+                self.call.input_estimate, meter.text_chars, meter.chunks_with_text, req.output_bound
+            )
+        outcome = Outcome(
             status=status,
             usage=usage,
             ttft=meter.ttft,
@@ -139,7 +167,9 @@ class StreamRelay(Response):
             response_model=meter.response_model,
             output_text=meter.text if meter.keep_text else None,
             error=error,
+            after_header=error is not None,
         )
+        await self.recorder.record(self.call, outcome)
         if shutting_down:
             raise asyncio.CancelledError
 

@@ -17,15 +17,27 @@ from starlette.types import Scope
 
 from adapters.vllm.errors import UpstreamFailure, UpstreamTimeoutError
 from gateway.auth import Tenant
-from gateway.deps import ServicesDep, TenantDep, request_id_of, services_of, tenant_of
-from gateway.errors import ServiceNotReady, UpstreamBadResponse
-from gateway.llm.accounting import Usage, usage_from_response
+from gateway.deps import (
+    ServicesDep,
+    TenantDep,
+    client_request_id_of,
+    request_id_of,
+    services_of,
+    tenant_of,
+)
+from gateway.errors import BudgetUnavailable, GatewayError, ServiceNotReady
+from gateway.llm.admission import Call
+from gateway.llm.body import check_content_type
+from gateway.llm.complete import call_until_disconnect, complete_once
+from gateway.llm.outcome import CLIENT_CLOSED, Outcome
 from gateway.llm.protocol import Operation, parse_llm_request
-from gateway.llm.relay import CLIENT_CLOSED, StreamRelay
+from gateway.llm.relay import StreamRelay
+from gateway.llm.salt import tenant_cache_salt
 from gateway.llm.service import LLMService
 from gateway.llm.spend import budget_view
+from gateway.llm.upstream_errors import to_gateway_error
 from gateway.services import Services
-from gateway.tracing.context import current_trace_id
+from gateway.tracing.context import current_trace_id, inject_headers
 
 __all__ = ["install_llm_routes", "router"]
 
@@ -44,67 +56,70 @@ async def _complete(
     request: Request, services: Services, tenant: Tenant, request_id: str, op: Operation
 ) -> Response:
     svc = _llm(services)
-    req = parse_llm_request(await request.body(), op)
-    call = await svc.begin(req, tenant, request_id, current_trace_id())
-    headers = svc.upstream_headers(call)
+    check_content_type(request.scope["headers"])
+    req = parse_llm_request(await request.body(), op, svc.policy, svc.limits)
+    llm = svc.settings.llm
+    upstream_body = req.upstream_body(cache_salt=tenant_cache_salt(llm, tenant.name, req.payload))
     path = _PATHS[op]
-    upstream_body = req.upstream_body(svc.settings.llm.max_tokens_cap)
+    call = await svc.admit(req, tenant, request_id, current_trace_id(), client_request_id_of(request))
+    # From here on every way out records exactly one outcome for `call`.
+    headers = {"x-request-id": call.request_id}
+    # W3C traceparent with the client span as parent, so vLLM's own span joins this trace.
+    inject_headers(headers, span=call.span)
+    if req.stream:
+        return await _open_stream(svc, call, path, upstream_body, headers)
     try:
-        if req.stream:
-            stack = AsyncExitStack()
-            try:
-                async with asyncio.timeout(svc.settings.llm.first_token_timeout_s):
-                    lines = await stack.enter_async_context(svc.upstream.stream(path, upstream_body, headers))
-            except BaseException:
-                await stack.aclose()
-                raise
-            return StreamRelay(svc, call, stack, lines)
-        async with asyncio.timeout(svc.settings.llm.total_timeout_s):
-            body = await svc.upstream.post_json(path, upstream_body, headers)
-    except TimeoutError:
-        failure: UpstreamFailure = UpstreamTimeoutError("upstream did not answer in time")
-        err = svc.translate(failure)
-        await svc.finish(call, status=err.http_status, usage=None, error=failure)
-        raise err from None
-    except UpstreamFailure as exc:
-        err = svc.translate(exc)
-        await svc.finish(call, status=err.http_status, usage=None, error=exc)
-        raise err from None
-    except asyncio.CancelledError:
-        # Shutdown cut the call short: hand the reservation back before going (nothing was delivered).
-        await svc.finish(call, status=CLIENT_CLOSED, usage=None)
-        raise
-    try:
-        doc = json.loads(body)
-        choices = doc["choices"]
-        finish_reasons = [
-            str(c["finish_reason"]) for c in choices if isinstance(c, dict) and c.get("finish_reason")
-        ]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        failure = UpstreamFailure("upstream answered 200 with a body that is not an OpenAI response")
-        err = UpstreamBadResponse(str(failure))
-        await svc.finish(call, status=502, usage=None, error=failure)
-        raise err from None
-    usage = usage_from_response(doc)
-    if usage is None:
-        text = "".join(str(c.get("text") or (c.get("message") or {}).get("content") or "") for c in choices)
-        usage = Usage(call.input_estimate, max(1, len(text) // 4) if text else 0, estimated=True)
-    output_text = None
-    if svc.keeps_text and choices:
-        first = choices[0]
-        output_text = (
-            first.get("text") if op == "text_completion" else (first.get("message") or {}).get("content")
+        outcome = await call_until_disconnect(
+            complete_once(
+                svc.upstream, call, path, upstream_body, headers, llm.total_timeout_s, svc.keeps_text
+            ),
+            request.receive,
         )
-    await svc.finish(
-        call,
-        status=200,
-        usage=usage,
-        finish_reasons=finish_reasons,
-        response_id=doc.get("id"),
-        response_model=doc.get("model"),
-        output_text=output_text,
-    )
-    return Response(body, media_type="application/json")
+    except asyncio.CancelledError:
+        # Shutdown cut the call short: hand the reservation back before going (nothing was reported).
+        await svc.recorder.record(call, Outcome(status=CLIENT_CLOSED))
+        raise
+    await svc.recorder.record(call, outcome)
+    if outcome.status == CLIENT_CLOSED:
+        return Response(status_code=CLIENT_CLOSED)
+    if outcome.error is not None:
+        raise outcome.error if isinstance(outcome.error, GatewayError) else to_gateway_error(outcome.error)
+    assert outcome.body is not None
+    return Response(outcome.body, media_type="application/json")
+
+
+async def _open_stream(
+    svc: LLMService, call: Call, path: str, body: bytes, headers: dict[str, str]
+) -> Response:
+    """Open the upstream stream (retry-free: nothing reached the client yet) and hand it to the relay."""
+    llm = svc.settings.llm
+    stack = AsyncExitStack()
+    failure: UpstreamFailure
+    try:
+        async with asyncio.timeout(llm.first_byte_timeout_s):
+            lines = await stack.enter_async_context(svc.upstream.stream(path, body, headers))
+    except TimeoutError:
+        failure = UpstreamTimeoutError("upstream did not answer in time")
+    except UpstreamFailure as exc:
+        failure = exc
+    except BaseException:
+        await stack.aclose()
+        await svc.recorder.record(call, Outcome(status=CLIENT_CLOSED))
+        raise
+    else:
+        return StreamRelay(
+            svc.recorder,
+            call,
+            stack,
+            lines,
+            total_timeout_s=llm.total_timeout_s,
+            send_timeout_s=llm.client_send_timeout_s,
+            keep_text=svc.keeps_text,
+        )
+    await stack.aclose()
+    err = to_gateway_error(failure)
+    await svc.recorder.record(call, Outcome(status=err.http_status, error=failure))
+    raise err from None
 
 
 # The two hot routes are plain Starlette routes: FastAPI's request handling and dependency solving cost
@@ -147,7 +162,7 @@ async def models(services: ServicesDep, tenant: TenantDep) -> Response:
     try:
         body = await svc.models()
     except UpstreamFailure as exc:
-        raise svc.translate(exc) from None
+        raise to_gateway_error(exc) from None
     return Response(body, media_type="application/json")
 
 
@@ -157,6 +172,6 @@ async def budget(services: ServicesDep, tenant: TenantDep) -> Response:
     svc = _llm(services)
     snap = await svc.spend.refresh(tenant)
     if snap is None:
-        raise ServiceNotReady("spend ledger unavailable")
+        raise BudgetUnavailable("the spend ledger is unavailable; retry shortly")
     view = budget_view(tenant, snap, svc.settings.budgets.soft_fraction, datetime.now(UTC))
     return Response(json.dumps(view), media_type="application/json")

@@ -48,8 +48,8 @@ class SpendTracker(Collector):
     async def start(self, stack: AsyncExitStack) -> None:
         self.metrics.registry.register(self)
         stack.callback(self.metrics.registry.unregister, self)
-        for tenant in self.tenants:
-            await self.refresh(tenant)
+        # The first refresh runs in the loop, not here: an unreachable ledger (Redis down) must not hold up
+        # start-up or the churn lane.
         task = asyncio.create_task(self._loop(), name="spend-refresh")
 
         async def stop() -> None:
@@ -61,9 +61,9 @@ class SpendTracker(Collector):
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self.interval_s)
             for tenant in self.tenants:
                 await self.refresh(tenant)
+            await asyncio.sleep(self.interval_s)
 
     async def refresh(self, tenant: Tenant) -> SpendSnapshot | None:
         try:

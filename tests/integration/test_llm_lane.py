@@ -196,6 +196,15 @@ def test_a_stream_dropped_mid_way_ends_with_an_error_event(make_settings: Callab
             ("modelgate_llm_upstream_errors_total", (("error_type", "stream_broken"), ("model", MODEL)))
         ]
         assert errors == 1
+        # The client got a 200 header, but the request failed: the SLO's series count it as a 502.
+        route = (("backend", "llm"), ("method", "POST"), ("route", "/v1/chat/completions"))
+        assert samples[("modelgate_requests_total", (*route, ("status", "502")))] == 1
+        assert ("modelgate_requests_total", (*route, ("status", "200"))) not in samples
+        stream_failures = (
+            "modelgate_llm_stream_failures_total",
+            (("kind", "stream_broken"), ("model", MODEL)),
+        )
+        assert samples[stream_failures] == 1
 
 
 def test_client_disconnect_mid_stream_bills_the_tokens_delivered(
@@ -255,7 +264,11 @@ def test_200_concurrent_requests_never_overspend(make_settings: Callable[..., Se
 
     tenants = [{"name": "acme", "key_sha256": hash_key(ACME_KEY), "daily_usd": 1.5, "monthly_usd": 100.0}]
     with llm_stack(
-        make_settings, sim=SimConfig(ttft_ms=5, itl_ms=2, tokens=10, seed=4), tenants=tenants
+        make_settings,
+        sim=SimConfig(ttft_ms=5, itl_ms=2, tokens=10, seed=4),
+        tenants=tenants,
+        # this test is about the budget; the concurrency cap has its own
+        llm={"max_concurrent_per_tenant": 500},
     ) as stack:
 
         async def fire() -> list[int]:

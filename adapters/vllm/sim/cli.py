@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-status", type=int, default=500, choices=FAULT_STATUSES, help="status of those")
     p.add_argument("--answers", type=Path, help="JSONL of {prompt, answer} lines to answer from")
     p.add_argument("--wrong-rate", type=float, default=0.0, help="share of scripted answers given wrong")
+    p.add_argument(
+        "--overreport-tokens",
+        type=int,
+        default=0,
+        help="add this many tokens to usage.completion_tokens of every response (a billing fault)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for faults, wrong answers and jitter")
     p.add_argument("--otlp-endpoint", help="OTLP/HTTP collector URL for traces (base or .../v1/traces)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
@@ -68,6 +74,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         fail_rate=args.fail_rate,
         fail_status=args.fail_status,
         wrong_rate=args.wrong_rate,
+        overreport_tokens=args.overreport_tokens,
         answers_file=args.answers,
         seed=args.seed,
         otlp_traces_endpoint=resolve_traces_endpoint(args.otlp_endpoint, os.environ),

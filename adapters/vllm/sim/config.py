@@ -34,6 +34,8 @@ class SimConfig:
     fail_rate: float = 0.0
     fail_status: int = 500
     wrong_rate: float = 0.0
+    # Added to usage.completion_tokens of every response: an upstream that bills more than it was allowed.
+    overreport_tokens: int = 0
     answers_file: Path | None = None
     seed: int = 0
     # Full OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces); None turns tracing off.
@@ -51,6 +53,8 @@ class SimConfig:
         for name in ("tokens", "max_concurrency", "max_model_len"):
             if getattr(self, name) < 1:
                 out.append(f"{name} must be >= 1")
+        if self.overreport_tokens < 0:
+            out.append("overreport_tokens must be >= 0")
         for name in ("fail_rate", "wrong_rate", "jitter"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 out.append(f"{name} must be between 0 and 1")
@@ -72,10 +76,18 @@ class Faults:
     retry_after: int = 1
     # A hung request waits this long (or until the client goes away) before it is served.
     hang_seconds: float = 3600.0
+    # Added to usage.completion_tokens (and total_tokens) of every answered request, streamed or not:
+    # the upstream reports more tokens than it generated, or than the request allowed.
+    overreport_tokens: int = 0
 
     @classmethod
     def from_config(cls, config: SimConfig) -> Faults:
-        return cls(fail_rate=config.fail_rate, status=config.fail_status, wrong_rate=config.wrong_rate)
+        return cls(
+            fail_rate=config.fail_rate,
+            status=config.fail_status,
+            wrong_rate=config.wrong_rate,
+            overreport_tokens=config.overreport_tokens,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,9 +107,13 @@ class Faults:
             raise ValueError(f"status must be one of {', '.join(map(str, FAULT_STATUSES))}")
         if patch.get("retry_after", 0) < 0 or patch.get("hang_seconds", 0) < 0:
             raise ValueError("retry_after and hang_seconds must be >= 0")
+        overreport = patch.get("overreport_tokens", 0)
+        if overreport < 0 or overreport != int(overreport):
+            raise ValueError("overreport_tokens must be a whole number >= 0")
         values = dict(patch)
         if "status" in values:
             values["status"] = int(values["status"])
-        if "retry_after" in values:
-            values["retry_after"] = int(values["retry_after"])
+        for key in ("retry_after", "overreport_tokens"):
+            if key in values:
+                values[key] = int(values[key])
         return replace(self, **values)

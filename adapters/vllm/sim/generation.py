@@ -88,15 +88,51 @@ async def _until_disconnect(receive: Receive) -> None:
 
 
 @dataclass(slots=True)
+class _Choice:
+    """One generated sequence: its tokens and finish reason."""
+
+    tokens: list[str]
+    finish_reason: str
+    # Its prompt's tokens on the prompt's first choice, 0 on the others (the metrics count a prompt once).
+    prompt_tokens: int
+    # `echo`: the prompt text, sent before the first token.
+    prefix: str = ""
+    # False for `echo` with `max_tokens: 0`: the generated token is counted but not shown.
+    shown: bool = True
+
+    def text(self) -> str:
+        return self.prefix + "".join(self.tokens) if self.shown else self.prefix
+
+
+@dataclass(slots=True)
 class _Plan:
-    """The answer for one request, before any time passes."""
+    """The answer for one request, before any time passes: `n` choices for each prompt, in vLLM's
+    index order (prompt-major)."""
 
     request_id: str
     created: int
-    tokens: list[str]
-    finish_reason: str
+    choices: list[_Choice]
     wrong: bool
     drop: bool
+    # The overreport fault in force for this request.
+    overreport: int
+    # Decode steps: every sequence advances one token per step, as a batch does.
+    steps: int
+    completion_tokens: int
+    # Every choice has at least one token (false only for an empty scripted answer).
+    all_started: bool
+
+
+def _active_per_step(choices: list[_Choice], steps: int) -> list[int]:
+    """How many sequences are still generating at each decode step (for the inter-token latency)."""
+    ends = [0] * (steps + 1)
+    for choice in choices:
+        ends[len(choice.tokens)] += 1
+    active, out = len(choices), []
+    for step in range(steps):
+        active -= ends[step]
+        out.append(active)
+    return out
 
 
 class Generation:
@@ -161,42 +197,80 @@ class Generation:
                     SimTracer.finish(span, self._span_attributes(req, None), error="client_disconnected")
                 return
         drop = bool(faults.drop_rate) and rng.random() < faults.drop_rate
-        plan = self._plan(req, faults.wrong_rate, drop)
+        plan = self._plan(req, faults, drop)
+        timings: tuple[float, float] | None
         try:
             if req.stream:
                 timings = await self._stream(send, receive, req, plan, arrival)
             else:
-                timings = await self._respond(send, req, plan, arrival)
+                timings = await self._respond(send, receive, req, plan, arrival)
         except BaseException as exc:
             if span is not None:
                 error = "dropped" if isinstance(exc, SimulatedDrop) else type(exc).__name__
                 SimTracer.finish(span, self._span_attributes(req, plan), error=error)
             raise
+        if timings is None:  # the client left before the answer: aborted, nothing sent
+            if span is not None:
+                SimTracer.finish(span, self._span_attributes(req, plan), error="client_disconnected")
+            return
         if span is not None:
             SimTracer.finish(span, self._span_attributes(req, plan, *timings))
 
-    def _plan(self, req: GenerationRequest, wrong_rate: float, drop: bool) -> _Plan:
-        right = self._answers.get(req.prompt_text.strip()) if self._answers else None
-        wrong = False
-        if right is None:
-            tokens = pad_pieces(req.prompt_pieces, self.config.tokens)
-        else:
-            if wrong_rate:
-                rng = random.Random(req.seed) if req.seed is not None else self._answer_rng
-                wrong = rng.random() < wrong_rate
-            tokens = split_tokens(wrong_answer(right) if wrong else right)
-        if wrong:
-            self._metrics.faults["wrong"] += 1
-        limit = req.max_tokens
-        if limit is None:
-            limit = self.config.max_model_len - req.prompt_tokens
-        finish_reason = "stop"
-        if len(tokens) > limit:
-            tokens = tokens[:limit]
-            finish_reason = "length"
+    def _plan(self, req: GenerationRequest, faults: Faults, drop: bool) -> _Plan:
+        choices: list[_Choice] = []
+        any_wrong = False
+        for prompt in req.prompts:
+            right = self._answers.get(prompt.text.strip()) if self._answers else None
+            wrong = False
+            if right is None:
+                # The echo answer: the prompt's pieces repeated to --tokens (to the limit with
+                # ignore_eos, to min_tokens if that is more).
+                length = prompt.limit if req.ignore_eos else max(self.config.tokens, req.min_tokens)
+                tokens = pad_pieces(prompt.pieces, length)
+            else:
+                if faults.wrong_rate:
+                    rng = random.Random(req.seed) if req.seed is not None else self._answer_rng
+                    wrong = rng.random() < faults.wrong_rate
+                tokens = split_tokens(wrong_answer(right) if wrong else right)
+            if wrong:
+                self._metrics.faults["wrong"] += 1
+                any_wrong = True
+            if req.ignore_eos:  # no end of sequence: generate up to the limit
+                tokens = pad_pieces(tokens, prompt.limit)
+            elif len(tokens) < req.min_tokens:
+                tokens = pad_pieces(tokens, req.min_tokens)
+            finish_reason = "stop"
+            if len(tokens) >= prompt.limit and (req.ignore_eos or len(tokens) > prompt.limit):
+                tokens = tokens[: prompt.limit]
+                finish_reason = "length"
+            # vLLM samples each of the n choices; the simulator's answers are deterministic, so they
+            # are the same text (what matters to a gateway is their count and their token totals).
+            shown = not prompt.echo_only
+            choices.append(_Choice(tokens, finish_reason, prompt.tokens, prompt.echo_text, shown))
+            if req.n > 1:
+                choices.extend(
+                    _Choice(tokens, finish_reason, 0, prompt.echo_text, shown) for _ in range(req.n - 1)
+                )
         prefix = "chatcmpl-" if req.chat else "cmpl-"
         request_id = f"{prefix}{self._id_prefix}{next(self._seq):016x}"
-        return _Plan(request_id, int(time.time()), tokens, finish_reason, wrong, drop)
+        lengths = [len(c.tokens) for c in choices]
+        return _Plan(
+            request_id,
+            int(time.time()),
+            choices,
+            any_wrong,
+            drop,
+            faults.overreport_tokens,
+            max(lengths),
+            sum(lengths),
+            min(lengths) > 0,
+        )
+
+    def _finished(self, plan: _Plan, reason: str | None = None, steps: int | None = None) -> None:
+        """Count every sequence as finished (with `reason` instead of its own, after `steps` tokens)."""
+        for choice in plan.choices:
+            sent = len(choice.tokens) if steps is None else min(steps, len(choice.tokens))
+            self._metrics.finished(reason or choice.finish_reason, choice.prompt_tokens, sent)
 
     async def _send_fault(self, send: Send, faults: Faults) -> None:
         status = faults.status
@@ -207,9 +281,8 @@ class Generation:
         await send_json(send, status, body, headers)
 
     async def _respond(
-        self, send: Send, req: GenerationRequest, plan: _Plan, arrival: float
-    ) -> tuple[float, float]:
-        n = len(plan.tokens)
+        self, send: Send, receive: Receive, req: GenerationRequest, plan: _Plan, arrival: float
+    ) -> tuple[float, float] | None:
         metrics = self._metrics
         if not self._gate.try_acquire():
             await self._gate.acquire()
@@ -217,33 +290,52 @@ class Generation:
             queue_time = _perf() - arrival
             ttft = self._delay(self._ttft)
             total = ttft
-            if n > 1:
+            steps = plan.steps
+            if steps > 1:
                 if self._itl == 0.0:
-                    metrics.itl.observe_many(0.0, n - 1)
+                    started = (
+                        len(plan.choices) if plan.all_started else sum(1 for c in plan.choices if c.tokens)
+                    )
+                    metrics.itl.observe_many(0.0, plan.completion_tokens - started)
                 else:
-                    for _ in range(n - 1):
+                    for step in range(1, steps):
                         itl = self._delay(self._itl)
-                        metrics.itl.observe(itl)
+                        metrics.itl.observe_many(itl, sum(1 for c in plan.choices if len(c.tokens) > step))
                         total += itl
             if total > 0.0:
-                await asyncio.sleep(total)
+                # vLLM aborts a non-streamed request too when its client goes away (it polls
+                # `is_disconnected` while generating); so does the simulator.
+                try:
+                    await asyncio.wait_for(_until_disconnect(receive), total)
+                except TimeoutError:
+                    pass
+                else:
+                    done = int((_perf() - arrival - queue_time) / total * steps) if steps else 0
+                    self._finished(plan, "abort", done)
+                    return None
         finally:
             self._gate.release()
-        text = "".join(plan.tokens)
         make = chat_completion_body if req.chat else completion_body
-        body = make(plan.request_id, plan.created, req.model, text, plan.finish_reason, req.prompt_tokens, n)
+        body = make(
+            plan.request_id,
+            plan.created,
+            req.model,
+            [(c.text(), c.finish_reason) for c in plan.choices],
+            req.prompt_tokens,
+            plan.completion_tokens + plan.overreport,
+        )
         metrics.queue.observe(queue_time)
         metrics.ttft.observe(queue_time + ttft)
         if plan.drop:
             metrics.faults["drop"] += 1
-            metrics.finished("abort", req.prompt_tokens, n)
+            self._finished(plan, "abort")
             headers = [_JSON, (b"content-length", str(len(body)).encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
             raise SimulatedDrop(plan.request_id)
         await send_json(send, 200, body)
         metrics.e2e.observe(_perf() - arrival)
-        metrics.finished(plan.finish_reason, req.prompt_tokens, n)
+        self._finished(plan)
         return queue_time, queue_time + ttft
 
     async def _stream(
@@ -251,12 +343,13 @@ class Generation:
     ) -> tuple[float, float]:
         # Headers go out before queueing, as vLLM's StreamingResponse sends them before the first token.
         await send(_SSE_START)
-        tokens = plan.tokens
-        n = len(tokens)
+        choices = plan.choices
         metrics = self._metrics
         enc = ChunkEncoder(req.chat, plan.request_id, plan.created, req.model)
-        drop_at = n // 2 if plan.drop else -1
-        parts: list[str] = [enc.role()] if req.chat else []
+        # vLLM's chat stream opens with one role chunk per choice; completions have none.
+        parts: list[str] = [enc.role(i) for i in range(len(choices))] if req.chat else []
+        drop_at = plan.completion_tokens // 2 if plan.drop else -1
+        sent = 0
         first_token_at = 0.0
         # vLLM aborts a request whose client went away; so does the simulator, when tokens are paced
         # (with no pacing the whole answer is one write and there is nothing left to abort).
@@ -269,50 +362,71 @@ class Generation:
             ttft = self._delay(self._ttft)
             if ttft > 0.0:
                 await asyncio.sleep(ttft)
-            for i, token in enumerate(tokens):
-                if i:
+            # One chunk per choice per decode step, in index order, as vLLM emits a batch's outputs;
+            # a choice's last token carries its finish_reason.
+            steps = plan.steps
+            active = _active_per_step(choices, steps)
+            rows = [(i, c.tokens, len(c.tokens) - 1, c.finish_reason) for i, c in enumerate(choices)]
+            if req.prompts[0].echo_text:
+                # `echo`: a choice's first chunk carries its prompt (and only that when not shown).
+                rows = [
+                    (i, [c.prefix + c.tokens[0] if c.shown else c.prefix, *c.tokens[1:]], last, reason)
+                    if c.tokens
+                    else (i, [c.prefix], 0, reason)
+                    for (i, _, last, reason), c in zip(rows, choices, strict=True)
+                ]
+            paced = self._itl > 0.0
+            if not paced:
+                # Every sequence's tokens after its first one (sum(active) is all tokens).
+                metrics.itl.observe_many(0.0, plan.completion_tokens - active[0] if steps else 0)
+            for step in range(max(steps, 1)):
+                if step and paced:
                     itl = self._delay(self._itl)
-                    metrics.itl.observe(itl)
-                    if itl > 0.0:
-                        # Chunks with no time between them go out in one write.
-                        await send(
-                            {"type": "http.response.body", "body": "".join(parts).encode(), "more_body": True}
-                        )
-                        parts.clear()
-                        await asyncio.sleep(itl)
-                        if watcher is not None and watcher.done():
-                            metrics.finished("abort", req.prompt_tokens, i)
-                            return queue_time, first_token_at - arrival
-                if i == drop_at:
-                    await self._drop(send, parts, req, plan, i)
-                parts.append(enc.last(token, plan.finish_reason) if i == n - 1 else enc.token(token))
-                if i == 0:
+                    metrics.itl.observe_many(itl, active[step])
+                    # Chunks with no time between them go out in one write.
+                    await send(
+                        {"type": "http.response.body", "body": "".join(parts).encode(), "more_body": True}
+                    )
+                    parts.clear()
+                    await asyncio.sleep(itl)
+                    if watcher is not None and watcher.done():
+                        self._finished(plan, "abort", step)
+                        return queue_time, first_token_at - arrival
+                for index, tokens, last, reason in rows:
+                    if step < last:
+                        if sent == drop_at:
+                            await self._drop(send, parts, plan, step)
+                        parts.append(enc.token(tokens[step], index))
+                        sent += 1
+                    elif step == last:
+                        if sent == drop_at:
+                            await self._drop(send, parts, plan, step)
+                        parts.append(enc.last(tokens[step], reason, index))
+                        sent += 1
+                    elif last < 0 and step == 0:  # an empty answer still finishes its choice
+                        parts.append(enc.last("", reason, index))
+                if step == 0:
                     first_token_at = _perf()
             if plan.drop:
-                await self._drop(send, parts, req, plan, n)
-            if n == 0:
-                parts.append(enc.last("", plan.finish_reason))
-                first_token_at = _perf()
+                await self._drop(send, parts, plan, plan.steps)
         finally:
             self._gate.release()
             if watcher is not None:
                 watcher.cancel()
         if req.include_usage:
-            parts.append(enc.usage(req.prompt_tokens, n))
+            parts.append(enc.usage(req.prompt_tokens, plan.completion_tokens + plan.overreport))
         parts.append(DONE)
         await send({"type": "http.response.body", "body": "".join(parts).encode()})
         metrics.ttft.observe(first_token_at - arrival)
         metrics.e2e.observe(_perf() - arrival)
-        metrics.finished(plan.finish_reason, req.prompt_tokens, n)
+        self._finished(plan)
         return queue_time, first_token_at - arrival
 
-    async def _drop(
-        self, send: Send, parts: list[str], req: GenerationRequest, plan: _Plan, sent_tokens: int
-    ) -> None:
+    async def _drop(self, send: Send, parts: list[str], plan: _Plan, steps: int) -> None:
         if parts:
             await send({"type": "http.response.body", "body": "".join(parts).encode(), "more_body": True})
         self._metrics.faults["drop"] += 1
-        self._metrics.finished("abort", req.prompt_tokens, sent_tokens)
+        self._finished(plan, "abort", steps)
         raise SimulatedDrop(plan.request_id)
 
     def _span_attributes(
@@ -331,12 +445,12 @@ class Generation:
             "gen_ai.request.stream": req.stream,
             "gen_ai.request.id": plan.request_id if plan else None,
             "gen_ai.response.id": plan.request_id if plan else None,
-            "gen_ai.response.finish_reasons": (plan.finish_reason,) if plan else None,
+            "gen_ai.response.finish_reasons": tuple(c.finish_reason for c in plan.choices) if plan else None,
             "gen_ai.usage.input_tokens": req.prompt_tokens,
-            "gen_ai.usage.output_tokens": len(plan.tokens) if plan else None,
+            "gen_ai.usage.output_tokens": plan.completion_tokens if plan else None,
             # vLLM's own (older) attribute names, so dashboards built on vLLM traces work unchanged.
             "gen_ai.usage.prompt_tokens": req.prompt_tokens,
-            "gen_ai.usage.completion_tokens": len(plan.tokens) if plan else None,
+            "gen_ai.usage.completion_tokens": plan.completion_tokens if plan else None,
             "gen_ai.latency.time_in_queue": queue_time,
             "gen_ai.latency.time_to_first_token": ttft,
         }

@@ -8,13 +8,15 @@ vLLM's `model_dump_json(exclude_unset=True)` output:
     data: {"id":"chatcmpl-…","object":"chat.completion.chunk","created":…,"model":"m","choices":[{"index":0,
            "delta":{"content":" world"},"logprobs":null,"finish_reason":null}]}
 
-The last token's chunk carries `finish_reason` (and `stop_reason: null`), as vLLM sends it; with
-`include_usage` a chunk with `"choices":[]` and `usage` follows, then `data: [DONE]`.
+Each chunk carries one choice, its `index` saying which. The last token's chunk of a choice carries
+`finish_reason` (and `stop_reason: null`), as vLLM sends it; with `include_usage` a chunk with
+`"choices":[]` and `usage` (totals over every prompt and choice) follows, then `data: [DONE]`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from json.encoder import encode_basestring
 
 __all__ = [
@@ -77,21 +79,34 @@ def models_body(model: str, created: int, max_model_len: int, permission_id: str
     return dumps({"object": "list", "data": [card]})
 
 
+def _chat_choice(index: int, text: str, finish_reason: str) -> str:
+    return (
+        f'{{"index":{index},"message":{{"role":"assistant","content":{encode_basestring(text)},'
+        f'"tool_calls":[]}},"logprobs":null,"finish_reason":"{finish_reason}","stop_reason":null}}'
+    )
+
+
+def _text_choice(index: int, text: str, finish_reason: str) -> str:
+    return (
+        f'{{"index":{index},"text":{encode_basestring(text)},"logprobs":null,'
+        f'"finish_reason":"{finish_reason}","stop_reason":null,"prompt_logprobs":null}}'
+    )
+
+
 def chat_completion_body(
     request_id: str,
     created: int,
     model: str,
-    text: str,
-    finish_reason: str,
+    choices: Sequence[tuple[str, str]],
     prompt_tokens: int,
     completion_tokens: int,
 ) -> bytes:
-    """vLLM's ChatCompletionResponse, rendered from a template (a dict + json.dumps costs 3x more)."""
+    """vLLM's ChatCompletionResponse for `choices` of (text, finish_reason), indexes 0..n-1, rendered
+    from a template (a dict + json.dumps costs 3x more)."""
+    rendered = ",".join(_chat_choice(i, text, reason) for i, (text, reason) in enumerate(choices))
     return (
         f'{{"id":{encode_basestring(request_id)},"object":"chat.completion","created":{created},'
-        f'"model":{encode_basestring(model)},"choices":[{{"index":0,"message":{{"role":"assistant",'
-        f'"content":{encode_basestring(text)},"tool_calls":[]}},"logprobs":null,'
-        f'"finish_reason":"{finish_reason}","stop_reason":null}}],'
+        f'"model":{encode_basestring(model)},"choices":[{rendered}],'
         f'"usage":{_usage(prompt_tokens, completion_tokens)},"prompt_logprobs":null}}'
     ).encode()
 
@@ -100,22 +115,23 @@ def completion_body(
     request_id: str,
     created: int,
     model: str,
-    text: str,
-    finish_reason: str,
+    choices: Sequence[tuple[str, str]],
     prompt_tokens: int,
     completion_tokens: int,
 ) -> bytes:
-    """vLLM's CompletionResponse, rendered from a template."""
+    """vLLM's CompletionResponse: all choices of the first prompt, then the next prompt's (vLLM numbers
+    them in that order, `index = prompt * n + choice`)."""
+    rendered = ",".join(_text_choice(i, text, reason) for i, (text, reason) in enumerate(choices))
     return (
         f'{{"id":{encode_basestring(request_id)},"object":"text_completion","created":{created},'
-        f'"model":{encode_basestring(model)},"choices":[{{"index":0,"text":{encode_basestring(text)},'
-        f'"logprobs":null,"finish_reason":"{finish_reason}","stop_reason":null,"prompt_logprobs":null}}],'
+        f'"model":{encode_basestring(model)},"choices":[{rendered}],'
         f'"usage":{_usage(prompt_tokens, completion_tokens)}}}'
     ).encode()
 
 
 class ChunkEncoder:
-    """SSE `data:` lines for one streamed request, chat or text completion."""
+    """SSE `data:` lines for one streamed request, chat or text completion; one choice per chunk, as
+    vLLM sends them (`index` says which)."""
 
     __slots__ = ("_chat", "_head", "_mid", "_tail")
 
@@ -129,31 +145,37 @@ class ChunkEncoder:
         self._mid = '{"index":0,"delta":{"content":' if chat else '{"index":0,"text":'
         self._tail = "}," if chat else ","
 
-    def role(self) -> str:
-        """The first chat chunk: the assistant role with empty content."""
+    def _open(self, index: int) -> str:
+        if index == 0:
+            return self._mid
+        return f'{{"index":{index},"delta":{{"content":' if self._chat else f'{{"index":{index},"text":'
+
+    def role(self, index: int = 0) -> str:
+        """A chat choice's first chunk: the assistant role with empty content."""
         return (
-            self._head + '{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,'
+            f'{self._head}{{"index":{index},"delta":{{"role":"assistant","content":""}},"logprobs":null,'
             '"finish_reason":null}]}\n\n'
         )
 
-    def token(self, text: str) -> str:
+    def token(self, text: str, index: int = 0) -> str:
         if self._chat:
             return (
-                f'{self._head}{self._mid}{encode_basestring(text)}}},"logprobs":null,'
+                f'{self._head}{self._open(index)}{encode_basestring(text)}}},"logprobs":null,'
                 '"finish_reason":null}]}\n\n'
             )
         return (
-            f'{self._head}{self._mid}{encode_basestring(text)},"logprobs":null,"finish_reason":null,'
-            '"stop_reason":null}]}\n\n'
+            f'{self._head}{self._open(index)}{encode_basestring(text)},"logprobs":null,'
+            '"finish_reason":null,"stop_reason":null}]}\n\n'
         )
 
-    def last(self, text: str, finish_reason: str) -> str:
-        """The final token's chunk, carrying the finish reason."""
+    def last(self, text: str, finish_reason: str, index: int = 0) -> str:
+        """A choice's final token chunk, carrying its finish reason."""
         return (
-            f'{self._head}{self._mid}{encode_basestring(text)}{self._tail}"logprobs":null,'
+            f'{self._head}{self._open(index)}{encode_basestring(text)}{self._tail}"logprobs":null,'
             f'"finish_reason":"{finish_reason}","stop_reason":null}}]}}\n\n'
         )
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> str:
-        """The usage-only chunk sent when `stream_options.include_usage` is true."""
+        """The usage-only chunk sent when `stream_options.include_usage` is true: totals over every
+        prompt and choice."""
         return f'{self._head}],"usage":{_usage(prompt_tokens, completion_tokens)}}}\n\n'

@@ -22,6 +22,7 @@ __all__ = [
     "CHAT_MESSAGE_OVERHEAD",
     "chat_prompt_tokens",
     "count_tokens",
+    "id_pieces",
     "pad_pieces",
     "pad_tokens",
     "split_tokens",
@@ -74,3 +75,13 @@ def pad_pieces(pieces: list[str], n: int) -> list[str]:
     while len(out) < n:
         out.extend(repeat[: n - len(out)])
     return out
+
+
+def id_pieces(token_ids: Sequence[int]) -> list[str]:
+    """The text pieces a token-id prompt stands for: id `i` is the word `t<i>`, one token each, so the
+    echo answer of a token-id prompt is deterministic and re-tokenizes to the same count.
+
+    >>> "".join(id_pieces([7, 42]))
+    ' t7 t42'
+    """
+    return [f" t{i}" for i in token_ids]

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.vllm.sim.cli import main
+from adapters.vllm.sim.cli import build_parser, config_from_args, main
+from adapters.vllm.sim.config import Faults
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -30,6 +31,8 @@ REPO = Path(__file__).resolve().parents[3]
         (["--fail-status", "404"], "invalid choice"),
         (["--port", "70000"], "port must be between 0 and 65535"),
         (["--answers", "/nonexistent/answers.jsonl"], "cannot read answers file"),
+        (["--overreport-tokens", "-2"], "overreport_tokens must be >= 0"),
+        (["--overreport-tokens", "1.5"], "invalid int value"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(
@@ -40,6 +43,12 @@ def test_bad_arguments_exit_2_with_one_line(
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("modelgate vllm-sim: ")
     assert fragment in err
+
+
+def test_overreport_tokens_flag_sets_the_starting_fault() -> None:
+    config = config_from_args(build_parser().parse_args(["--overreport-tokens", "5"]))
+    assert Faults.from_config(config).overreport_tokens == 5
+    assert Faults.from_config(config_from_args(build_parser().parse_args([]))).overreport_tokens == 0
 
 
 def test_bad_answers_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,14 @@ from adapters.vllm.sim import SimConfig, SimServer
 pytestmark = pytest.mark.integration
 
 CHAT = {"model": "sim-llama-3-8b", "messages": [{"role": "user", "content": "ping"}], "max_tokens": 8}
-DEFAULTS = {"fail_rate": 0.0, "status": 500, "hang_rate": 0.0, "drop_rate": 0.0, "wrong_rate": 0.0}
+DEFAULTS = {
+    "fail_rate": 0.0,
+    "status": 500,
+    "hang_rate": 0.0,
+    "drop_rate": 0.0,
+    "wrong_rate": 0.0,
+    "overreport_tokens": 0,
+}
 
 
 @pytest.fixture(scope="module")

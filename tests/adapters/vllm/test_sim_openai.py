@@ -122,7 +122,7 @@ def test_errors_map_to_openai_exceptions(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}], max_tokens=0)
     assert bad.value.status_code == 400
-    with pytest.raises(openai.BadRequestError, match="maximum context length"):
+    with pytest.raises(openai.BadRequestError, match="model's context length is only 512 tokens"):
         client.completions.create(model=MODEL, prompt="word " * 600)
 
 

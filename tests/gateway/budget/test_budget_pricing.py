@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.budget.pricing import (
+    MEDIA_PART_TOKENS,
     MESSAGE_OVERHEAD_TOKENS,
     PROMPT_OVERHEAD_TOKENS,
     Price,
@@ -29,13 +30,11 @@ def test_cost_is_tokens_times_price_per_million():
     assert cost_usd(10, 10, Price(0.0, 0.0)) == 0.0
 
 
-def test_worst_case_uses_max_tokens_else_the_cap_and_multiplies_by_n():
-    assert worst_case_cost(1_000, 500, PRICE, max_tokens_cap=4096) == pytest.approx(0.0105, rel=1e-12)
-    # no max_tokens: 4,096 output tokens x $15/M = $0.06144, plus $0.003 of input
-    assert worst_case_cost(1_000, None, PRICE, max_tokens_cap=4096) == pytest.approx(0.06444, rel=1e-12)
-    # n=3 choices each generate up to 500 tokens
-    assert worst_case_cost(1_000, 500, PRICE, max_tokens_cap=4096, n=3) == pytest.approx(0.0255, rel=1e-12)
-    assert worst_case_cost(1_000, 0, PRICE, max_tokens_cap=4096) == pytest.approx(0.003, rel=1e-12)
+def test_worst_case_prices_the_input_estimate_and_the_output_bound():
+    assert worst_case_cost(1_000, 500, PRICE) == pytest.approx(0.0105, rel=1e-12)
+    # 3 prompts x n=2 x max_tokens 500 = 3,000 output tokens x $15/M = $0.045, plus $0.003 of input
+    assert worst_case_cost(1_000, 3 * 2 * 500, PRICE) == pytest.approx(0.048, rel=1e-12)
+    assert worst_case_cost(1_000, 0, PRICE) == pytest.approx(0.003, rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -43,8 +42,7 @@ def test_worst_case_uses_max_tokens_else_the_cap_and_multiplies_by_n():
     [
         lambda: cost_usd(-1, 0, PRICE),
         lambda: cost_usd(0, -1, PRICE),
-        lambda: worst_case_cost(10, 10, PRICE, max_tokens_cap=-1),
-        lambda: worst_case_cost(10, 10, PRICE, max_tokens_cap=10, n=0),
+        lambda: worst_case_cost(10, -1, PRICE),
         lambda: Price(-1.0, 1.0),
         lambda: Price(1.0, math.nan),
         lambda: Price(math.inf, 1.0),
@@ -113,11 +111,29 @@ def test_every_message_part_and_tool_definition_is_counted():
 
 
 def test_completion_prompts_as_text_lists_and_token_ids():
-    assert estimate_input_tokens({"prompt": [1, 2, 3, 4]}) == 4 + PROMPT_OVERHEAD_TOKENS
-    assert estimate_input_tokens({"prompt": [[1, 2], [3]]}) == 3 + PROMPT_OVERHEAD_TOKENS
+    # token ids are the prompt exactly: vLLM adds no special tokens to them
+    assert estimate_input_tokens({"prompt": [1, 2, 3, 4]}) == 4
+    assert estimate_input_tokens({"prompt": [[1, 2], [3]]}) == 3
     one = estimate_input_tokens({"prompt": "abcdef"})
     assert one == 2 + PROMPT_OVERHEAD_TOKENS  # 6 ASCII letters / 3
-    assert estimate_input_tokens({"prompt": ["abcdef", "abcdef"]}) == 4 + PROMPT_OVERHEAD_TOKENS
+    # each text prompt gets its own BOS and special tokens
+    assert estimate_input_tokens({"prompt": ["abcdef", "abcdef"]}) == 2 * (2 + PROMPT_OVERHEAD_TOKENS)
+    assert estimate_input_tokens({"prompt": "ab", "suffix": "abcdef"}) == 1 + 2 + PROMPT_OVERHEAD_TOKENS
+
+
+def test_media_parts_and_template_fields_count_towards_the_prompt():
+    text_only = estimate_input_tokens(
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]}
+    )
+    image = {"type": "image_url", "image_url": {"url": "https://example.invalid/cat.png"}}
+    with_image = estimate_input_tokens(
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "x"}, image]}]}
+    )
+    assert with_image - text_only >= MEDIA_PART_TOKENS
+    docs = estimate_input_tokens(
+        {"messages": [{"role": "user", "content": "x"}], "documents": [{"text": "a" * 300}]}
+    )
+    assert docs - estimate_input_tokens({"messages": [{"role": "user", "content": "x"}]}) >= 100
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from gateway.llm.accounting import StreamMeter, Usage, usage_from_response
+from gateway.llm.accounting import StreamMeter, Usage, estimate_usage, usage_from_response
 
 
 def _chunk(
@@ -30,7 +30,6 @@ def test_meter_drops_the_usage_chunk_only_when_the_client_did_not_ask() -> None:
         assert meter.feed(b"data: [DONE]") is True and meter.done
         assert meter.usage == Usage(7, 3) and meter.finish_reasons == ["stop"]
         assert meter.chunks_with_text == 3 and len(meter.gaps) == 2 and meter.ttft is not None
-        assert meter.billed_usage(input_estimate=99) == Usage(7, 3)
         assert meter.response_id == "chatcmpl-1"
 
 
@@ -38,8 +37,23 @@ def test_without_upstream_usage_output_is_counted_and_marked_estimated() -> None
     meter = StreamMeter(client_wants_usage=False, keep_text=True)
     for line in (_chunk(""), _chunk("one"), _chunk(" two"), _chunk(None, finish="length"), b"data: [DONE]"):
         meter.feed(line)
-    assert meter.billed_usage(input_estimate=12) == Usage(12, 2, estimated=True)
+    assert meter.usage is None and (meter.chunks_with_text, meter.text_chars) == (2, 7)
+    # one token per chunk: the chunks are the count
+    assert estimate_usage(12, meter.text_chars, meter.chunks_with_text, output_bound=100) == Usage(
+        12, 2, estimated=True
+    )
     assert meter.text == "one two"
+
+
+def test_the_usage_estimate_never_exceeds_what_the_request_could_generate() -> None:
+    assert estimate_usage(5, text_chars=9_000, text_chunks=10, output_bound=64) == Usage(
+        5, 64, estimated=True
+    )
+    assert estimate_usage(5, text_chars=0, text_chunks=0, output_bound=64) == Usage(5, 0, estimated=True)
+    # one token per chunk, short tokens: the chunk count wins
+    assert estimate_usage(5, text_chars=20, text_chunks=10, output_bound=64).output_tokens == 10
+    # many tokens per chunk (a stream interval): the text's length sets a floor
+    assert estimate_usage(5, text_chars=400, text_chunks=2, output_bound=64).output_tokens == 50
 
 
 def test_non_sse_lines_and_garbage_pass_through_untouched() -> None:

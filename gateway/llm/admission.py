@@ -1,0 +1,209 @@
+"""Admission, the first stage of the LLM lane: price the request, cap the tenant's concurrency, reserve.
+
+Nothing reaches the upstream before `Admission.admit` returns a `Call`, and every `Call` it returns is
+ended by exactly one `OutcomeRecorder.record` (gateway/llm/outcome.py), which releases what admission took:
+
+1. price: an unpriced model is a 404 while billing is on (naming a new model gets nobody free tokens);
+2. concurrency: at most `llm.max_concurrent_per_tenant` requests of one tenant in flight on this replica,
+   so one tenant cannot hold every upstream connection (429 `concurrency_limit_exceeded`);
+3. reservation: the worst case — input estimate + `LLMRequest.output_bound` output tokens — is held
+   atomically in the shared ledger, so no burst, stream or second replica can overspend (429
+   `budget_exceeded` with `Retry-After` to the window's reset and `x-should-retry: false`). A ledger that
+   cannot be reached fails closed (503 `budget_unavailable`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+
+from gateway.auth import Tenant
+from gateway.budget.ledger import Budget, LedgerUnavailable, Reservation, SpendLedger
+from gateway.budget.ledger import BudgetExceeded as LedgerBudgetExceeded
+from gateway.budget.pricing import Price, estimate_input_tokens, worst_case_cost
+from gateway.budget.windows import window_ends
+from gateway.errors import BudgetExceeded, BudgetUnavailable, ConcurrencyLimitExceeded, NotFound
+from gateway.llm.protocol import LLMRequest
+from gateway.metrics import GatewayMetrics
+from gateway.tracing import content, genai
+from gateway.tracing.setup import Tracing
+
+__all__ = ["Admission", "Call", "TenantConcurrency"]
+
+_FREE = Price(0.0, 0.0)
+# The ledger says daily/monthly; metric labels say day/month, like modelgate_tenant_spend_usd{window}.
+_WINDOW_LABEL = {"daily": "day", "monthly": "month"}
+
+
+@dataclass(slots=True)
+class Call:
+    """One admitted LLM request: what was reserved, and the telemetry to finish when it ends."""
+
+    request: LLMRequest
+    tenant: Tenant
+    request_id: str
+    client_request_id: str | None
+    trace_id: str | None
+    model_label: str
+    price: Price
+    input_estimate: int
+    reservation: Reservation | None
+    span: Any
+    started: float
+    ts: datetime
+
+
+class TenantConcurrency:
+    """Requests in flight per tenant on this replica, against one cap."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._in_flight: dict[str, int] = {}
+
+    def try_acquire(self, tenant: str) -> bool:
+        n = self._in_flight.get(tenant, 0)
+        if n >= self.limit:
+            return False
+        self._in_flight[tenant] = n + 1
+        return True
+
+    def release(self, tenant: str) -> None:
+        n = self._in_flight.get(tenant, 0) - 1
+        if n > 0:
+            self._in_flight[tenant] = n
+        else:
+            self._in_flight.pop(tenant, None)
+
+    def in_flight(self, tenant: str) -> int:
+        return self._in_flight.get(tenant, 0)
+
+
+class Admission:
+    def __init__(
+        self,
+        *,
+        prices: dict[str, Price],
+        billing: bool,
+        ledger: SpendLedger,
+        concurrency: TenantConcurrency,
+        metrics: GatewayMetrics,
+        tracing: Tracing,
+        server_address: tuple[str, int | None],
+    ) -> None:
+        self.prices = prices
+        self.billing = billing
+        self.ledger = ledger
+        self.concurrency = concurrency
+        self.metrics = metrics
+        self.tracing = tracing
+        self.server_address = server_address
+
+    def price_for(self, model: str) -> Price:
+        if not self.billing:
+            return _FREE
+        price = self.prices.get(model)
+        if price is None:
+            raise NotFound(f"model {model!r} is not served here (no price configured)", param="model")
+        return price
+
+    async def admit(
+        self,
+        request: LLMRequest,
+        tenant: Tenant,
+        request_id: str,
+        trace_id: str | None,
+        client_request_id: str | None = None,
+    ) -> Call:
+        """Take a concurrency slot and a reservation; raise a GatewayError (nothing held) when refused."""
+        price = self.price_for(request.model)
+        model_label = self.metrics.model_label(request.model)
+        input_estimate = estimate_input_tokens(request.payload)
+        now = datetime.now(UTC)
+        if not self.concurrency.try_acquire(tenant.name):
+            self.metrics.concurrency_refusals.labels(self.metrics.tenant_label(tenant.name)).inc()
+            self._count_refusal(tenant, model_label)
+            raise ConcurrencyLimitExceeded(
+                f"tenant {tenant.name!r} already has {self.concurrency.limit} LLM requests in flight "
+                "(llm.max_concurrent_per_tenant); retry when one finishes",
+                headers={"retry-after": "1"},
+            )
+        try:
+            reservation = await self._reserve(request, tenant, price, input_estimate, model_label, now)
+        except BaseException:
+            self.concurrency.release(tenant.name)
+            raise
+        span = self.tracing.tracer.start_span(
+            genai.span_name(request.operation, request.model),
+            kind=SpanKind.CLIENT,
+            # Built only when someone records them: this runs on every LLM request.
+            attributes=self._span_attributes(request, tenant, client_request_id)
+            if self.tracing.enabled
+            else None,
+        )
+        if self.tracing.capture_content and span.is_recording():
+            # Off the event loop when large: a megabyte prompt must not stall every other tenant.
+            span.set_attributes(await content.input_messages_off_loop(request.payload, self.tracing.redact))
+        self.metrics.llm_in_flight.labels(model_label).inc()
+        return Call(
+            request, tenant, request_id, client_request_id, trace_id, model_label, price, input_estimate,
+            reservation, span, time.perf_counter(), now,
+        )  # fmt: skip
+
+    async def _reserve(
+        self,
+        request: LLMRequest,
+        tenant: Tenant,
+        price: Price,
+        input_estimate: int,
+        model_label: str,
+        now: datetime,
+    ) -> Reservation | None:
+        if not self.billing:
+            return None
+        amount = worst_case_cost(input_estimate, request.output_bound, price)
+        try:
+            return await self.ledger.reserve(
+                tenant.name, amount, Budget(tenant.daily_usd, tenant.monthly_usd), now=now
+            )
+        except LedgerBudgetExceeded as exc:
+            window = _WINDOW_LABEL[exc.window]
+            self.metrics.budget_refusals.labels(self.metrics.tenant_label(tenant.name), window).inc()
+            self._count_refusal(tenant, model_label)
+            day_end, month_end = window_ends(now)
+            reset = day_end if exc.window == "daily" else month_end
+            raise BudgetExceeded(
+                f"tenant {tenant.name!r}: this request could cost up to ${amount:.6f}, which would exceed "
+                f"the "
+                f"{window} budget of ${exc.limit_usd:.2f} (spent or held ${exc.spent_usd:.6f}); lower "
+                f"max_tokens or n, or wait for the {window} window to reset",
+                param="max_tokens",
+                headers={
+                    "retry-after": str(max(1, math.ceil(reset - now.timestamp()))),
+                    "x-should-retry": "false",
+                },
+            ) from None
+        except (LedgerUnavailable, OSError, TimeoutError):
+            # Fail closed, and say nothing of hosts, paths or the driver's error text.
+            raise BudgetUnavailable(
+                "the spend ledger is unavailable, so no LLM request can be admitted; retry shortly"
+            ) from None
+
+    def _count_refusal(self, tenant: Tenant, model_label: str) -> None:
+        self.metrics.llm_requests.labels(self.metrics.tenant_label(tenant.name), model_label, "429").inc()
+
+    def _span_attributes(
+        self, request: LLMRequest, tenant: Tenant, client_request_id: str | None
+    ) -> dict[str, Any]:
+        host, port = self.server_address
+        attrs = genai.genai_request_attributes(
+            request.operation, request.payload, server_address=host, server_port=port
+        )
+        attrs["modelgate.tenant"] = tenant.name
+        if client_request_id:
+            attrs["modelgate.client_request_id"] = client_request_id
+        return attrs
