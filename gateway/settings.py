@@ -332,6 +332,12 @@ class LogsSettings(BaseModel):
     stale_tmp_minutes: float = Field(
         60.0, gt=0, description="Temporary files older than this (a killed writer's) are removed."
     )
+    sample_rows: int = Field(
+        10_000,
+        ge=0,
+        description="Rows of the uniform sample `modelgate logs compact` keeps beside each compacted period "
+        "of the prediction log, from which large drift windows are drawn; 0 = keep none.",
+    )
 
 
 class TenancySettings(BaseModel):

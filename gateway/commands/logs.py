@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 __all__ = ["main"]
@@ -68,6 +69,7 @@ def main(argv: list[str]) -> int:
         target_bytes=int(cfg.compaction_target_mb * 1024 * 1024),
         retention_days=cfg.retention_days,
         stale_tmp_s=cfg.stale_tmp_minutes * 60,
+        sample_rows=cfg.sample_rows,
     )
     now = datetime.now(UTC)
     before = args.before or now - timedelta(seconds=settings.prediction_log.flush_seconds)
@@ -82,7 +84,10 @@ def main(argv: list[str]) -> int:
             continue
         run = JobRun(job="logs_compact", variant=name, started_at=time.time())
         try:
-            report = compact_log(uri, spec, before=before, policy=policy, now=now)
+            # Only the prediction log is read by sampled windows (the drift jobs); the LLM log's readers
+            # take every matching row, so samples there would only cost space.
+            kept = policy if spec is PREDICTION_LOG else replace(policy, sample_rows=0)
+            report = compact_log(uri, spec, before=before, policy=kept, now=now)
         except (LogReadError, OSError) as exc:
             print(f"{PROG}: error: {name} log {uri}: {' '.join(str(exc).split())}", file=sys.stderr)
             publish(
@@ -99,7 +104,7 @@ def main(argv: list[str]) -> int:
             f"{report.files_out} files ({report.bytes_out / 1e6:.1f} MB) in {report.folders} partitions; "
             f"{report.files_after} live files now; retention deleted {len(report.partitions_deleted)} "
             f"partitions; removed {report.tmp_removed} stale temporary, {report.incomplete_removed} broken "
-            f"and {report.covered_removed} already-compacted files"
+            f"and {report.covered_removed} already-compacted files; wrote {report.samples_written} samples"
         )
         for path in report.corrupt:
             print(f"{PROG}: warning: unreadable file set aside as {path}", file=sys.stderr)

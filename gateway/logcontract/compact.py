@@ -16,6 +16,12 @@ an incomplete set, which readers ignore and the next run deletes and redoes; wri
 set already covers are deleted. Run one compactor per log at a time (a CronJob with
 `concurrencyPolicy: Forbid`, or `modelgate schedule`).
 
+Beside every set it publishes, the compactor writes a uniform sample of the set's rows
+(`sample_rows`, `samples.py`) after the set and before deleting the writer files, so a reader's large
+window is drawn from samples instead of every row. A complete set that lacks its sample (compacted by an
+older version, or a run that died between the two) gets one on the next run; a sample whose set is gone
+is deleted.
+
 Retention deletes whole `date=` folders older than `retention_days`. Temporary files older than
 `stale_tmp_s` (left by a killed writer or compactor) are removed. Unreadable writer files are renamed to
 `_corrupt-<name>.bad` (kept for inspection) instead of being rewritten or silently dropped.
@@ -37,11 +43,12 @@ import pyarrow.fs as pafs
 
 from gateway.logcontract.atomic import ROW_GROUP_ROWS, parquet_sink
 from gateway.logcontract.census import _READ_ERRORS, open_parquet
-from gateway.logcontract.layout import CompactName, compact_file_name, is_hidden, part_time_ms
+from gateway.logcontract.layout import CompactName, compact_file_name, is_hidden, part_time_ms, sample_period
 from gateway.logcontract.listing import list_day, open_log
+from gateway.logcontract.samples import write_sample
 from gateway.logcontract.schemas import LogSpec
 
-__all__ = ["CompactionPolicy", "CompactionReport", "compact_log"]
+__all__ = ["CompactionPolicy", "CompactionReport", "compact_log", "publish_set"]
 
 _MS = {"hour": 3_600_000, "day": 86_400_000}
 
@@ -52,6 +59,7 @@ class CompactionPolicy:
     target_bytes: int = 128 * 1024 * 1024
     retention_days: int | None = None
     stale_tmp_s: float = 3600.0
+    sample_rows: int = 10_000  # rows of the uniform sample kept beside each set; 0 = keep none
 
 
 @dataclass
@@ -70,6 +78,8 @@ class CompactionReport:
     corrupt: list[str] = field(default_factory=list)
     partitions_deleted: list[str] = field(default_factory=list)
     files_after: int = 0  # live files left in the folders looked at
+    samples_written: int = 0  # beside new sets, and for older sets that had none
+    samples_removed: int = 0  # samples whose set no longer exists
 
 
 def _day_folders(fs: pafs.FileSystem, root: str) -> list[tuple[date, str]]:
@@ -108,6 +118,41 @@ class _Folder:
         self.live_parts = [(ms, f) for ms, f in self.parts if not any(s <= ms < e for s, e in ranges)]
 
 
+def publish_set(
+    fs: pafs.FileSystem,
+    folder: str,
+    spec: LogSpec,
+    start_ms: int,
+    end_ms: int,
+    rows: pa.Table,
+    sources: int,
+    policy: CompactionPolicy,
+    input_bytes: int,
+) -> tuple[list[str], int]:
+    """Write `rows` as the complete set covering `[start_ms, end_ms)` of `folder`, sorted by `ts`, then
+    its sample; return the set's file names and bytes. The caller deletes the `sources` afterwards.
+    `input_bytes` (the sources' size on disk) sets how many files of `policy.target_bytes` it takes.
+
+    Also what a backfill or a benchmark uses to lay out a log as compaction leaves it.
+    """
+    merged = rows.take(pc.sort_indices(rows, [("ts", "ascending")]))
+    schema = pa.schema([spec.schema.field(n) for n in merged.column_names])
+    merged = merged.cast(schema)
+    count = max(1, math.ceil(input_bytes / policy.target_bytes))
+    per_file = math.ceil(merged.num_rows / count)
+    names, size = [], 0
+    for k in range(count):
+        chunk = merged.slice(k * per_file, per_file)
+        name = compact_file_name(start_ms, end_ms, k + 1, count, sources)
+        with parquet_sink(fs, folder, name, schema) as sink:
+            sink.write_table(chunk, row_group_size=ROW_GROUP_ROWS)
+        names.append(name)
+        size += _size(fs, f"{folder}/{name}")
+    if policy.sample_rows > 0:
+        write_sample(fs, folder, start_ms, end_ms, names, merged, policy.sample_rows)
+    return names, size
+
+
 def _rewrite(
     fs: pafs.FileSystem,
     folder: str,
@@ -136,22 +181,14 @@ def _rewrite(
     if not tables:
         return
     merged = pa.concat_tables(tables, promote_options="permissive")
-    merged = merged.take(pc.sort_indices(merged, [("ts", "ascending")]))
-    schema = pa.schema([spec.schema.field(n) for n in merged.column_names])
-    merged = merged.cast(schema)
-    count = max(1, math.ceil(size_in / policy.target_bytes))
-    per_file = math.ceil(merged.num_rows / count)
-    for k in range(count):
-        chunk = merged.slice(k * per_file, per_file)
-        name = compact_file_name(start_ms, end_ms, k + 1, count, n_sources)
-        with parquet_sink(fs, folder, name, schema) as sink:
-            sink.write_table(chunk, row_group_size=ROW_GROUP_ROWS)
-        report.bytes_out += _size(fs, f"{folder}/{name}")
+    names, bytes_out = publish_set(fs, folder, spec, start_ms, end_ms, merged, n_sources, policy, size_in)
+    report.bytes_out += bytes_out
+    report.samples_written += int(policy.sample_rows > 0)
     # Published: every reader listing from now on sees the complete set and ignores the sources.
     for path in readable:
         fs.delete_file(path)
     report.files_in += len(readable)
-    report.files_out += count
+    report.files_out += len(names)
     report.rows += merged.num_rows
     report.bytes_in += size_in
 
@@ -196,6 +233,9 @@ def compact_log(
             for f in state.covered:
                 fs.delete_file(f)
                 report.covered_removed += 1
+            _keep_samples(
+                fs, folder, state, [p for p in listing.samples if p.startswith(f"{folder}/")], policy, report
+            )
             buckets: dict[int, list[str]] = defaultdict(list)
             for ms, f in state.live_parts:
                 bucket = ms - ms % period_ms
@@ -214,3 +254,34 @@ def compact_log(
 def _list_files(fs: pafs.FileSystem, folder: str) -> list[pafs.FileInfo]:
     infos = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True, recursive=False))
     return [i for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet")]
+
+
+def _keep_samples(
+    fs: pafs.FileSystem,
+    folder: str,
+    state: _Folder,
+    samples: list[str],
+    policy: CompactionPolicy,
+    report: CompactionReport,
+) -> None:
+    """Give every complete set of the folder its sample, and delete samples whose set is gone."""
+    periods = {(s, e) for s, e, _, _ in state.complete}
+    for path in samples:
+        if sample_period(path) not in periods:
+            fs.delete_file(path)
+            report.samples_removed += 1
+    if policy.sample_rows <= 0:
+        return
+    have = {sample_period(p) for p in samples}
+    for (start_ms, end_ms, _, _), members in sorted(state.complete.items()):
+        if (start_ms, end_ms) in have:
+            continue
+        names = [members[i] for i in sorted(members)]
+        try:
+            table = pa.concat_tables(
+                [open_parquet(fs, path).read() for path in names], promote_options="permissive"
+            )
+        except _READ_ERRORS:
+            continue  # a damaged set keeps no sample; readers read (and report) it as they can
+        write_sample(fs, folder, start_ms, end_ms, names, table, policy.sample_rows)
+        report.samples_written += 1

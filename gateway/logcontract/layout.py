@@ -12,7 +12,13 @@ files are present. The compactor renames the new files into place first and dele
 a consistent listing shows each row exactly once: parts only, or a complete set (parts it covers
 ignored). A listing is not a snapshot, though: one that ran while a set was published may have missed
 both the set and some of its parts; `torn` detects that from a second listing and `M`.
-Names starting with `.` or `_` (temporary files, markers) are never read.
+Names starting with `.` or `_` (temporary files, markers) are never read as rows.
+
+Beside each complete set the compactor keeps a uniform sample of its rows (`samples.py`):
+
+    <root>/date=2026-11-26/model_version=v3/_sample-<start_ms>-<end_ms>-<hex8>.sample
+
+Hidden and not `.parquet`, so no reader, glob or query engine counts its rows twice.
 """
 
 from __future__ import annotations
@@ -38,13 +44,17 @@ __all__ = [
     "part_time_ms",
     "partition_folder",
     "partition_value",
+    "sample_file_name",
+    "sample_period",
     "tmp_name",
     "torn",
 ]
 
 _PART = re.compile(r"^part-(\d{13})-[0-9a-f]{8}\.parquet$")
 _COMPACT = re.compile(r"^compact-(\d{13})-(\d{13})-(\d+)of(\d+)-s(\d+)-[0-9a-f]{8}\.parquet$")
+_SAMPLE = re.compile(r"^_sample-(\d{13})-(\d{13})-[0-9a-f]{8}\.sample$")
 TMP_SUFFIX = ".tmp"
+SAMPLE_SUFFIX = ".sample"
 
 
 def encode_partition_value(value: str) -> str:
@@ -80,6 +90,17 @@ def compact_file_name(start_ms: int, end_ms: int, index: int, count: int, source
     """File `index` of `count` of the set replacing `sources` writer files written in `[start, end)`."""
     hex8 = uuid.uuid4().hex[:8]
     return f"compact-{start_ms:013d}-{end_ms:013d}-{index}of{count}-s{sources}-{hex8}.parquet"
+
+
+def sample_file_name(start_ms: int, end_ms: int) -> str:
+    """The sample kept beside the compacted set covering `[start, end)`."""
+    return f"_sample-{start_ms:013d}-{end_ms:013d}-{uuid.uuid4().hex[:8]}{SAMPLE_SUFFIX}"
+
+
+def sample_period(name: str) -> tuple[int, int] | None:
+    """`(start_ms, end_ms)` of a sample file's set, or None for any other name."""
+    m = _SAMPLE.match(name.rsplit("/", 1)[-1])
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def tmp_name(final_name: str) -> str:

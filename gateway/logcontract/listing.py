@@ -11,13 +11,13 @@ for the compactor to clean.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from gateway.logcontract.layout import TMP_SUFFIX, live_files
+from gateway.logcontract.layout import SAMPLE_SUFFIX, TMP_SUFFIX, live_files
 
 __all__ = ["Listing", "LogReadError", "dates_between", "list_day", "list_live", "open_log"]
 
@@ -52,10 +52,12 @@ def dates_between(start: datetime, end: datetime) -> list[date]:
 
 @dataclass(frozen=True)
 class Listing:
-    """One folder tree's visible Parquet files, and its temporary files with their modification times."""
+    """One folder tree's Parquet files, its compaction samples, and its temporary files with their
+    modification times."""
 
     parquet: list[str]
     tmp: list[tuple[str, float | None]]
+    samples: list[str] = field(default_factory=list)
 
 
 def list_day(fs: pafs.FileSystem, root: str, day: date | str) -> Listing:
@@ -68,6 +70,7 @@ def list_day(fs: pafs.FileSystem, root: str, day: date | str) -> Listing:
         raise LogReadError(f"cannot list {root}/date={day_s}: {exc}") from exc
     parquet: list[str] = []
     tmp: list[tuple[str, float | None]] = []
+    samples: list[str] = []
     for info in infos:
         if info.type != pafs.FileType.File:
             continue
@@ -76,7 +79,9 @@ def list_day(fs: pafs.FileSystem, root: str, day: date | str) -> Listing:
             tmp.append((info.path, mtime))
         elif info.path.endswith(".parquet"):
             parquet.append(info.path)
-    return Listing(parquet, tmp)
+        elif info.path.endswith(SAMPLE_SUFFIX):
+            samples.append(info.path)
+    return Listing(parquet, tmp, samples)
 
 
 def list_parquet(fs: pafs.FileSystem, root: str, days: list[date]) -> list[str]:

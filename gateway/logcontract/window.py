@@ -11,9 +11,12 @@ Decisions a caller relies on:
 - The default partition value is the one that served the window's LATEST row (ties: the larger name):
   the version live at `end`, which is right after a rollback too.
 - A window never mixes values: rows of the others are only counted, in `versions_seen`.
-- With more rows than `max_rows`, a seeded uniform sample without replacement of the window's rows is
-  kept while streaming (memory: about `max_rows` rows plus one row group); the same files and seed give
-  the same rows. Files none of whose rows are drawn are not opened past their footer.
+- With more rows than `max_rows`, the window is a seeded simple random sample of exactly `max_rows` of
+  its rows (the same files and seed give the same rows). Compacted hours lying wholly inside the window
+  give their share from the uniform sample the compactor kept beside them (`samples.py`: a few small
+  row groups each); the rest is drawn while streaming (memory: about `max_rows` rows plus one row
+  group), and files none of whose rows are drawn are not opened past their footer.
+  `rows_from_samples` says how many rows came from compaction samples.
 - A file that cannot be read (truncated by a crash, not Parquet) is skipped and named in
   `skipped_files`; the window is read from the others. A file that vanished since the listing
   (compaction, retention) makes the reader list again, so each row is seen exactly once.
@@ -26,20 +29,23 @@ Errors carry a one-line message:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from gateway.logcontract.census import _READ_ERRORS, FileCensus, Vanished, open_parquet, take_census
-from gateway.logcontract.layout import live_files, partition_value, torn
-from gateway.logcontract.listing import LogReadError, dates_between, list_parquet, open_log
+from gateway.logcontract.draw import conform as _conform
+from gateway.logcontract.draw import draw, from_sample, strata
+from gateway.logcontract.layout import live_files, partition_value, sample_period, torn
+from gateway.logcontract.listing import LogReadError, dates_between, list_day, list_parquet, open_log
+from gateway.logcontract.samples import SampleInfo, allocate, read_sample_info
 from gateway.logcontract.schemas import PREDICTION_LOG, LogSpec
 
 __all__ = [
@@ -84,6 +90,7 @@ class Window:
     sampled: bool
     files: tuple[str, ...] = field(default=(), repr=False)
     skipped_files: tuple[str, ...] = ()
+    rows_from_samples: int = 0  # of `table`'s rows, those taken from compaction samples
 
     @property
     def n_rows(self) -> int:
@@ -140,7 +147,12 @@ class _Scan:
         self.skipped: list[str] = []
         self.census: list[tuple[str, FileCensus]] = []  # (partition value, census), files in fixed order
         self.days = dates_between(start, end)
-        listed = list_parquet(self.fs, self.root, self.days)
+        listed: list[str] = []
+        self.sample_paths: list[str] = []
+        for day in self.days:
+            listing = list_day(self.fs, self.root, day)
+            listed += listing.parquet
+            self.sample_paths += listing.samples
         self.listed = listed
         for path in live_files(listed):
             value = partition_value(path, spec.partition_key)
@@ -165,6 +177,16 @@ class _Scan:
     def unchanged(self) -> bool:
         """No compaction published a set since this scan listed (so its listing was not torn)."""
         return not torn(self.listed, list_parquet(self.fs, self.root, self.days))
+
+    def samples(self) -> dict[tuple[str, int, int], list[SampleInfo]]:
+        """The usable compaction samples of the listing, by (folder, start_ms, end_ms) of their set."""
+        out: dict[tuple[str, int, int], list[SampleInfo]] = defaultdict(list)
+        for path in self.sample_paths:
+            period = sample_period(path)
+            info = read_sample_info(self.fs, path) if period is not None else None
+            if info is not None:
+                out[(path.rsplit("/", 1)[0], info.start_ms, info.end_ms)].append(info)
+        return out
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -224,13 +246,6 @@ class _Scan:
                 else:  # a column added to the contract after this file was written
                     cols.append(pa.nulls(table.num_rows, typ))
             yield pa.Table.from_arrays(cols, names=columns)
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """A table in the contract's types (dictionary-decoded strings back to plain strings)."""
-    return pa.Table.from_arrays(
-        [table.column(f.name).cast(f.type) for f in schema], schema=schema
-    ).combine_chunks()
 
 
 def _columns(spec: LogSpec, columns: Sequence[str] | None) -> list[str]:
@@ -311,36 +326,32 @@ def _read(
     files = [c for v, c in scan.census if v == version]
     if total == 0 or version is None:
         return Window(empty, version, seen, start, stop, 0, False, skipped_files=tuple(scan.skipped)), scan
-    take: npt.NDArray[np.int64] | None = None
-    if max_rows is not None and total > max_rows:
-        rng = np.random.default_rng(seed)
-        take = np.sort(rng.choice(total, size=max_rows, replace=False))
     kept: list[pa.Table] = []
-    offset = 0
-    for c in files:
-        first, last = offset, offset + c.rows
-        offset = last
-        lo_i, hi_i = (0, 1) if take is None else np.searchsorted(take, [first, last])
-        if hi_i <= lo_i:  # no drawn row in this file: not even opened past its footer
-            continue
-        picked: list[pa.Table] = []
-        pos = first
-        try:
-            for batch in scan.batches(c, version, cols):
-                n = batch.num_rows
-                if take is None:
-                    picked.append(_conform(batch, empty.schema))
-                else:
-                    a, b = np.searchsorted(take, [pos, pos + n])
-                    if b > a:
-                        picked.append(_conform(batch.take(pa.array(take[a:b] - pos)), empty.schema))
-                pos += n
-        except _READ_ERRORS:
-            scan.skipped.append(c.path)  # a damaged page: the file's rows are left out, the rest stand
-            continue
-        kept += picked
+    from_samples = 0
+    covered = 0
+
+    def advanced(rows: int) -> None:
+        nonlocal covered
+        covered += rows
         if progress is not None:
-            progress(min(last, total), total)
+            progress(min(covered, total), total)
+
+    if max_rows is None or total <= max_rows:
+        kept = draw(scan, files, version, cols, None, empty.schema, advanced)
+    else:
+        rng = np.random.default_rng(seed)
+        plan = strata(scan, files)
+        counts = allocate([sum(c.rows for c in group) for group, _ in plan], max_rows, rng)
+        for (group, sample), n in zip(plan, counts, strict=True):
+            got = from_sample(scan, sample, version, cols, int(n), empty.schema) if sample else None
+            if got is not None:
+                kept.append(got)
+                from_samples += got.num_rows
+                advanced(sample.population if sample else 0)
+                continue
+            rows = sum(c.rows for c in group)
+            take = np.sort(rng.choice(rows, size=int(n), replace=False)) if n < rows else None
+            kept += draw(scan, group, version, cols, take, empty.schema, advanced)
     table = pa.concat_tables(kept).combine_chunks() if kept else empty
     return Window(
         table=table,
@@ -349,9 +360,10 @@ def _read(
         start=start,
         end=stop,
         n_rows_total=total,
-        sampled=take is not None,
+        sampled=max_rows is not None and total > max_rows,
         files=tuple(c.path for c in files),
         skipped_files=tuple(scan.skipped),
+        rows_from_samples=from_samples,
     ), scan
 
 

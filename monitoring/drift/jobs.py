@@ -113,7 +113,8 @@ def _current(
             f"checking {win.model_version} only (--model-version picks another)"
         )
     if win.sampled:
-        say(f"note: {win.n_rows_total:,} rows in the window; using a seeded sample of {win.n_rows:,}")
+        kept = f" ({win.rows_from_samples:,} from compaction samples)" if win.rows_from_samples else ""
+        say(f"note: {win.n_rows_total:,} rows in the window; using a seeded sample of {win.n_rows:,}{kept}")
     for path in win.skipped_files:
         say(f"warning: skipped unreadable log file {path}")
     return win
@@ -220,6 +221,7 @@ def run_job(
         "window": {"start": win.start.isoformat(), "end": win.end.isoformat(), "days": req.days},
         "n_current": len(current),
         "n_current_total": win.n_rows_total,
+        "n_current_from_samples": win.rows_from_samples,
         "n_reference": len(reference),
         "min_rows": settings.min_rows,
         "sampled": win.sampled or bool(about["sampled"]),

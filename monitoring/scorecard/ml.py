@@ -45,6 +45,7 @@ JOB_INTERVALS = {  # minutes between runs, as the starter schedule runs them (re
     "labels_ingest": DAY,
     "eval_run": DAY,
     "eval_sample": 60,
+    "logs_compact": 60,
 }
 ROWS_PER_DAY = 6000
 SUITE_ITEMS = 200

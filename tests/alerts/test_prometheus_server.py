@@ -60,7 +60,8 @@ def test_prometheus_scrapes_evaluates_rules_and_fires_alerts(metrics_endpoint: s
 
         expected = prom.wait_until(lambda: prom.query("modelgate:job_expected_interval_seconds"), timeout=20)
         assert {s["metric"]["job"] for s in expected} == {
-            "drift_data", "drift_prediction", "performance", "labels_ingest", "eval_run", "eval_sample"
+            "drift_data", "drift_prediction", "performance", "labels_ingest", "eval_run", "eval_sample",
+            "logs_compact",
         }  # fmt: skip
 
         firing = prom.wait_until(lambda: prom.firing("LLMUpstreamDown"), timeout=30)
