@@ -59,7 +59,13 @@ def ops_faults(days: int) -> list[Fault]:
             "error_spike_20pct", "errors", _at(4, 10), 10, 300, ("HighErrorRate",), params=(("ratio", 0.2),)
         ),
         Fault(
-            "latency_p95_x3", "latency", _at(9, 15), 30, 600, ("HighLatencyP95",), params=(("factor", 3.0),)
+            "latency_p95_x3",
+            "latency",
+            _at(9, 15),
+            30,
+            600,
+            ("HighLatencyP95", "LatencyP95Regression"),
+            params=(("factor", 3.0),),
         ),
         Fault("llm_upstream_down", "upstream_down", _at(11, 11), 5, 120, ("LLMUpstreamDown",)),
         Fault(
