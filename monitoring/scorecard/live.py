@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from monitoring.demo.run import MODEL, _process, _write_config
+from monitoring.demo.stack import MODEL, running, write_config
 from monitoring.demo.traffic import send_llm
 from monitoring.scorecard.promtool import Query, evaluate
 from monitoring.scorecard.series import SeriesStore
@@ -55,7 +55,7 @@ def live_error_spike(ratio: float = 0.2) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="modelgate-live-spike-") as tmp:
         work = Path(tmp)
         port, sim_port = free_port(), free_port()
-        cfg, keys = _write_config(work, sim_port)
+        cfg, keys = write_config(work, sim_port)
         gateway, sim = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sim_port}"
         sim_args = ["vllm-sim", "--port", str(sim_port), "--ttft-ms", "5", "--itl-ms", "1", "--seed", "3"]
         serve = ["serve", "--config", str(cfg), "--port", str(port)]
@@ -69,8 +69,8 @@ def live_error_spike(ratio: float = 0.2) -> dict[str, Any]:
                 stop.wait(0.5)
 
         with (
-            _process(sim_args, f"{sim}/health", work / "vllm-sim.log"),
-            _process(serve, f"{gateway}/readyz", work / "gateway.log"),
+            running(sim_args, f"{sim}/health", work / "vllm-sim.log"),
+            running(serve, f"{gateway}/readyz", work / "gateway.log"),
             run_prometheus(
                 {"modelgate": [f"127.0.0.1:{port}"], "vllm": [f"127.0.0.1:{sim_port}"]}, interval="15s"
             ) as prom,
