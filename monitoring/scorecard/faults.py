@@ -32,6 +32,9 @@ class Fault:
     attribute_after: int = 3 * HOUR  # minutes after the end during which alerts still belong to it
     params: tuple[tuple[str, Any], ...] = ()
     note: str = ""
+    # The first minute at which any alert could know (labels 30 days late); None: from the injection.
+    # A fault whose observable_at falls after the month is reported, not scored.
+    observable_at: int | None = None
 
     @property
     def end(self) -> int:
@@ -40,6 +43,9 @@ class Fault:
     @property
     def attribute_until(self) -> int:
         return self.end + self.attribute_after
+
+    def observable_within(self, minutes: int) -> bool:
+        return self.observable_at is None or self.observable_at < minutes
 
     def param(self, key: str) -> Any:
         return dict(self.params)[key]

@@ -57,12 +57,13 @@ class Query:
     what: str  # "first" | "onsets"
     start: int
     end: int
+    step: str = STEP  # the evaluation step of the run this query belongs to
 
     def expr(self) -> str:
         width = f"{self.end - self.start}m"
         if self.what == "first":
-            return f"min_over_time(timestamp({FIRING})[{width}:{STEP}])"
-        return f"sum_over_time(({FIRING} unless {FIRING} offset {STEP})[{width}:{STEP}])"
+            return f"min_over_time(timestamp({FIRING})[{width}:{self.step}])"
+        return f"sum_over_time(({FIRING} unless {FIRING} offset {self.step})[{width}:{self.step}])"
 
 
 def format_values(values: np.ndarray) -> str:
@@ -72,10 +73,10 @@ def format_values(values: np.ndarray) -> str:
     return " ".join("_" if math.isnan(v) else f"{v:.10g}" for v in values.tolist())
 
 
-def _test_file(store: SeriesStore, queries: Sequence[Query], rule_dir: Path) -> dict[str, object]:
+def _test_file(store: SeriesStore, queries: Sequence[Query], rule_dir: Path, step: str) -> dict[str, object]:
     return {
         "rule_files": [str(rule_dir / name) for name in RULE_FILES],
-        "evaluation_interval": STEP,
+        "evaluation_interval": step,
         # Recording groups before the alert groups, as in tests/alerts: an alert sees this step's records.
         "group_eval_order": _group_order(rule_dir),
         "tests": [
@@ -98,9 +99,18 @@ def _group_order(rule_dir: Path) -> list[str]:
 
 
 def evaluate(
-    store: SeriesStore, queries: Sequence[Query], *, for_override: str | None = None, timeout: float = 1800.0
+    store: SeriesStore,
+    queries: Sequence[Query],
+    *,
+    for_override: str | None = None,
+    step: str = STEP,
+    timeout: float = 1800.0,
 ) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """Run promtool once; per query key, the (labels, value) samples it returned (empty when none)."""
+    """Run promtool once; per query key, the (labels, value) samples it returned (empty when none).
+    `step` is the evaluation interval (a short run without week-long baselines may use 1m); the
+    queries must have been built with the same step."""
+    if any(q.step != step for q in queries):
+        raise ValueError(f"every query must use the evaluation step {step}")
     binary = shutil.which("promtool")
     if binary is None:
         raise PromtoolError("promtool is not installed (apt-get install prometheus)")
@@ -109,7 +119,7 @@ def evaluate(
         write_rules(work, for_override)
         test = work / "month.test.yml"
         with test.open("w", encoding="utf-8") as fh:
-            yaml.safe_dump(_test_file(store, queries, work), fh, sort_keys=False, width=1 << 30)
+            yaml.safe_dump(_test_file(store, queries, work, step), fh, sort_keys=False, width=1 << 30)
         done = subprocess.run(
             [binary, "test", "rules", str(test)], capture_output=True, text=True, timeout=timeout
         )
@@ -124,18 +134,22 @@ def evaluate(
 
 def read_answers(out: str, queries: Sequence[Query]) -> dict[str, list[tuple[dict[str, str], float]]]:
     """promtool's report, per query key; PromtoolError when it could not run a query at all."""
-    by_expr_time = {(q.expr(), f"{q.end - 1}m"): q.key for q in queries}
+    # Two faults may ask the very same question (same window): promtool answers it once, for both.
+    by_expr_time: dict[tuple[str, str], list[str]] = {}
+    for q in queries:
+        by_expr_time.setdefault((q.expr(), f"{q.end - 1}m"), []).append(q.key)
     answers: dict[str, list[tuple[dict[str, str], float]]] = {q.key: [] for q in queries}
-    current: str | None = None
+    current: list[str] = []
     for line in out.splitlines():
         if (e := _ERR.match(line)) is not None:
             # A query promtool could not run (e.g. over its sample limit) must not read as "no firing".
             raise PromtoolError(f"promtool could not answer {e['expr']} at {e['time']}: {e['err']}")
         if (m := _EXPR.match(line)) is not None:
             expr = m["expr"].encode().decode("unicode_escape")
-            current = by_expr_time.get((expr, _minutes(m["time"])))
-        elif (g := _GOT.match(line)) is not None and current is not None:
-            answers[current] += parse_samples(g["body"])
+            current = by_expr_time.get((expr, _minutes(m["time"])), [])
+        elif (g := _GOT.match(line)) is not None:
+            for key in current:
+                answers[key] += parse_samples(g["body"])
     return answers
 
 

@@ -101,8 +101,11 @@ def score(
     seed: int,
     minutes: int,
     deadlines: Mapping[str, float] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The scorecard's JSON (docs/scorecard.md). `deadlines` overrides a fault's goal in seconds."""
+    """The scorecard's JSON (docs/scorecard.md). `deadlines` overrides a fault's goal in seconds, `notes`
+    its note. A fault not observable within the month (`within_month` false) is reported, never met,
+    and left out of the card's verdict: the month cannot judge it."""
     rows = []
     for f in faults:
         fired = _firings(answers, f)
@@ -120,7 +123,8 @@ def score(
                 "met": detect is not None and detect <= goal,
                 "also_fired": others,
                 "injected_at_minute": f.start,
-                "note": f.note,
+                "within_month": f.observable_within(minutes),
+                "note": (notes or {}).get(f.name, f.note),
             }
         )
     false: Counter[str] = Counter()
@@ -147,7 +151,7 @@ def score(
         "false_alarms": alarms,
         "false_alarms_per_month": total,
         "false_alarm_goal_per_month": FALSE_ALARM_GOAL,
-        "met": all(r["met"] for r in rows) and total <= FALSE_ALARM_GOAL,
+        "met": all(r["met"] for r in rows if r["within_month"]) and total <= FALSE_ALARM_GOAL,
     }
 
 
@@ -170,7 +174,7 @@ def markdown(cards: Sequence[Mapping[str, Any]]) -> str:
         cells = []
         for c in cards:
             r = c["faults"][i]
-            mark = "met" if r["met"] else "NOT MET"
+            mark = "met" if r["met"] else "NOT MET" if r.get("within_month", True) else "after the month"
             cells.append(f"{r['alert'] or 'not detected'}, {_duration(r['detect_seconds'])} ({mark})")
         lines.append(f"| {row['name']} | {_duration(row['goal_seconds'])} | " + " | ".join(cells) + " |")
     lines += ["", "| seed | false alarms per month (goal <= 1) | by alert |", "|---|---:|---|"]

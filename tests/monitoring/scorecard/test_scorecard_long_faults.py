@@ -81,3 +81,19 @@ def test_a_query_promtool_refuses_is_an_error_not_a_quiet_miss() -> None:
     )
     with pytest.raises(PromtoolError, match="too many samples"):
         read_answers(out, [whole])
+
+
+def test_two_faults_asking_the_same_question_both_get_the_answer() -> None:
+    # The hourly and the daily stale-job faults start together: their pieces are the same query.
+    hourly, daily = Query("fault:hourly:0", "first", 0, 1440), Query("fault:daily:0", "first", 0, 1440)
+    out = (
+        '    expr: "min_over_time(timestamp(ALERTS{alertstate=\\"firing\\"})[1440m:2m])", time: 23h59m,\n'
+        "        exp: nil\n"
+        '        got: {alertname="MonitoringJobStale", job="performance"} 6E+02\n'
+    )
+    answers = read_answers(out, [hourly, daily])
+    assert (
+        answers[hourly.key]
+        == answers[daily.key]
+        == [({"alertname": "MonitoringJobStale", "job": "performance"}, 600.0)]
+    )
