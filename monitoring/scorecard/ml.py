@@ -12,7 +12,7 @@ Per simulated day (at 02:00):
   times its usual rate on `budget_day`.
 - `modelgate_job_last_success_timestamp_seconds{job}` for every job on its schedule; `drift_prediction`
   (hourly) and `performance` (daily) stop succeeding on `stale_day`.
-Not simulated (docs/scorecard.md says so): the concept shift and the label-free / delayed AUC alerts.
+The AUC lane (label-free estimate, delayed labels, the concept shift) is monitoring/scorecard/accuracy.py.
 
     store = ml_series(days=30, seed=1, artifact=Path("models/churn"), faults=ml_faults(30), store=store)
 """
