@@ -13,27 +13,23 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
+from monitoring.demo.stack import MODEL, ROOT, modelgate, running, write_config
 from monitoring.demo.traffic import churn_rows, send_churn, send_llm
-from monitoring.stack.processes import free_port, stop_process
+from monitoring.stack.processes import free_port
 from monitoring.stack.prometheus import PrometheusError, find_prometheus, run_prometheus
 
 __all__ = ["main"]
 
-ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "evals" / "suites" / "core.jsonl"
 ANSWERS = ROOT / "evals" / "suites" / "core.answers.jsonl"
-MODEL = "sim-llama-3-8b"
 WATCHED_ALERTS = (
     "HighErrorRate",
     "DataDriftDetected",
@@ -47,71 +43,24 @@ def _say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
-def _modelgate(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True, cwd=ROOT
-    )
-    if check and done.returncode not in (0, 1):
-        raise RuntimeError(
-            f"modelgate {' '.join(args)} exited {done.returncode}: {done.stderr.strip()[-500:]}"
-        )
-    return done
-
-
-@contextlib.contextmanager
-def _process(args: list[str], ready_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", *args], stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{args[0]} exited early; see {log}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(ready_url, timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{args[0]} not ready after 120 s; see {log}")
-            time.sleep(0.2)
-        yield proc
-    finally:
-        stop_process(proc)
-
-
-def _write_config(work: Path, sim_port: int) -> tuple[Path, dict[str, str]]:
-    cfg = work / "modelgate.yaml"
-    _modelgate("init", "--config", str(cfg), "--llm-upstream", f"http://127.0.0.1:{sim_port}/v1")
-    keys = {}
-    for name, daily in (("acme", "5"), ("globex", "0.0002"), ("evals", "50")):
-        out = _modelgate("tenants", "add", name, "--daily-usd", daily, "--config", str(cfg)).stdout
-        keys[name] = out.strip().splitlines()[-1]
-    raw = yaml.safe_load(cfg.read_text())
-    raw["prediction_log"]["flush_seconds"] = 0.5
-    raw["llm"]["log_content"] = True  # the judged-sample job needs content; a demo has nothing private
-    cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return cfg, keys
-
-
 def _run_jobs(cfg: Path, reports: Path, gateway: str, sim: str, eval_key: str) -> dict[str, int]:
     codes: dict[str, int] = {}
     _say("drift: data drift against the training snapshot, and prediction drift")
-    codes["drift data"] = _modelgate(
+    codes["drift data"] = modelgate(
         "drift", "data", "--config", str(cfg), "--by", "tenant",
         "--json", str(reports / "drift.json"), "--html", str(reports / "drift.html"),
     ).returncode  # fmt: skip
-    codes["drift prediction"] = _modelgate(
+    codes["drift prediction"] = modelgate(
         "drift", "prediction", "--config", str(cfg), "--json", str(reports / "prediction-drift.json")
     ).returncode
     eval_args = ["eval", "run", str(SUITE), "--config", str(cfg), "--base-url", f"{gateway}/v1",
                  "--api-key", eval_key, "--model", MODEL, "--baseline", "trailing:3"]  # fmt: skip
     _say("evals: three baseline runs of the core suite at the simulator's normal quality (wrong-rate 0.05)")
     for _ in range(3):
-        _modelgate(*eval_args)
+        modelgate(*eval_args)
     _say("evals: the model gets worse (wrong-rate 0.25), one more run against the trailing baseline")
     httpx.post(f"{sim}/admin/faults", json={"wrong_rate": 0.25}, timeout=5).raise_for_status()
-    codes["eval run"] = _modelgate(
+    codes["eval run"] = modelgate(
         *eval_args, "--json", str(reports / "eval.json"), "--html", str(reports / "eval.html")
     ).returncode
     httpx.post(f"{sim}/admin/faults", json={"wrong_rate": 0.05}, timeout=5).raise_for_status()
@@ -157,14 +106,14 @@ def _summary(work: Path, reports: Path, codes: dict[str, int], fired: dict[str, 
 def _demo(work: Path, port: int, sim_port: int, linger_s: float) -> int:
     reports = work / "reports"
     reports.mkdir(parents=True, exist_ok=True)
-    cfg, keys = _write_config(work, sim_port)
+    cfg, keys = write_config(work, sim_port)
     gateway, sim = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sim_port}"
     sim_args = ["vllm-sim", "--port", str(sim_port), "--answers", str(ANSWERS), "--wrong-rate", "0.05",
                 "--ttft-ms", "10", "--itl-ms", "2", "--seed", "7"]  # fmt: skip
     _say(f"starting the vLLM simulator on {sim} and the gateway on {gateway} (logs in {work})")
     with (
-        _process(sim_args, f"{sim}/health", work / "vllm-sim.log"),
-        _process(
+        running(sim_args, f"{sim}/health", work / "vllm-sim.log"),
+        running(
             ["serve", "--config", str(cfg), "--port", str(port)], f"{gateway}/readyz", work / "gateway.log"
         ),
         contextlib.ExitStack() as stack,

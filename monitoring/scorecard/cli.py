@@ -65,6 +65,7 @@ def run_month(
     faults = ops_faults(days)
     store = ops_series(days, seed, faults)
     deadlines: dict[str, float] = {}
+    notes: dict[str, str] = {}
     if not ops_only:
         from monitoring.scorecard import ml
 
@@ -72,6 +73,11 @@ def run_month(
         ml_faults = ml.ml_faults(days)
         _say(f"seed {seed}: running the drift and eval jobs on {days} simulated days")
         ml.ml_series(days, seed, ml.load_reference(artifact), ml_faults, store, say=lambda _m: None)
+        from monitoring.scorecard.accuracy import accuracy_faults, accuracy_series
+
+        auc_faults = accuracy_faults(days)
+        notes = accuracy_series(days, seed, artifact, auc_faults, store)
+        ml_faults = [*ml_faults, *auc_faults]
         exhausted = ml.exhaustion_minute(ml_faults, store.minutes)
         burn = next(f for f in ml_faults if f.kind == "budget_burn")
         if exhausted is not None:
@@ -83,7 +89,9 @@ def run_month(
         _calm_jobs(store, JOB_INTERVALS)
     _say(f"seed {seed}: {len(store.series)} series x {store.minutes:,} minutes -> promtool test rules")
     answers = evaluate(store, plan(faults, store.minutes), for_override=for_override)
-    card = score(faults, answers, days=days, seed=seed, minutes=store.minutes, deadlines=deadlines)
+    card = score(
+        faults, answers, days=days, seed=seed, minutes=store.minutes, deadlines=deadlines, notes=notes
+    )
     card["elapsed_seconds"] = round(time.monotonic() - started, 1)
     card["ops_only"] = ops_only
     return card

@@ -32,6 +32,9 @@ class Fault:
     attribute_after: int = 3 * HOUR  # minutes after the end during which alerts still belong to it
     params: tuple[tuple[str, Any], ...] = ()
     note: str = ""
+    # The first minute at which any alert could know (labels 30 days late); None: from the injection.
+    # A fault whose observable_at falls after the month is reported, not scored.
+    observable_at: int | None = None
 
     @property
     def end(self) -> int:
@@ -40,6 +43,9 @@ class Fault:
     @property
     def attribute_until(self) -> int:
         return self.end + self.attribute_after
+
+    def observable_within(self, minutes: int) -> bool:
+        return self.observable_at is None or self.observable_at < minutes
 
     def param(self, key: str) -> Any:
         return dict(self.params)[key]
@@ -59,7 +65,13 @@ def ops_faults(days: int) -> list[Fault]:
             "error_spike_20pct", "errors", _at(4, 10), 10, 300, ("HighErrorRate",), params=(("ratio", 0.2),)
         ),
         Fault(
-            "latency_p95_x3", "latency", _at(9, 15), 30, 600, ("HighLatencyP95",), params=(("factor", 3.0),)
+            "latency_p95_x3",
+            "latency",
+            _at(9, 15),
+            30,
+            600,
+            ("HighLatencyP95", "LatencyP95Regression"),
+            params=(("factor", 3.0),),
         ),
         Fault("llm_upstream_down", "upstream_down", _at(11, 11), 5, 120, ("LLMUpstreamDown",)),
         Fault(

@@ -6,8 +6,10 @@ the simulator's fault API fails `ratio` of the upstream calls with a 500 (the ga
 Detection = the time from the fault to `HighErrorRate` firing in Prometheus.
 
 Generated: the same shape (the live run's measured request rate, the calm minute, then the ratio) as
-one-minute series through promtool, the scorecard's path. The two times are reported side by side; the
-live one is later by the scrape and evaluation intervals (up to ~30 s).
+one-minute series through promtool, the scorecard's path, evaluated every minute. The two times are
+reported side by side; they differ by the generated series' one-minute resolution (the fault lands on
+a minute boundary there, anywhere live) and the live scrape and evaluation intervals.
+tests/integration/test_live_error_spike.py runs both and holds them within that tolerance.
 
     result = live_error_spike(ratio=0.2)    # {"live_detect_seconds": ..., "generated_detect_seconds": ...}
 """
@@ -24,38 +26,53 @@ from typing import Any
 import httpx
 import numpy as np
 
-from monitoring.demo.run import MODEL, _process, _write_config
+from monitoring.demo.stack import MODEL, running, write_config
 from monitoring.demo.traffic import send_llm
 from monitoring.scorecard.promtool import Query, evaluate
 from monitoring.scorecard.series import SeriesStore
 from monitoring.stack.processes import free_port
 from monitoring.stack.prometheus import run_prometheus
 
-__all__ = ["live_error_spike"]
+__all__ = ["generated_error_spike", "live_error_spike"]
 
 CALM_SECONDS = 60.0
 LIMIT_SECONDS = 480.0
 
 
-def _generated(rate_per_minute: float, ratio: float, minutes: int = 12) -> float | None:
-    """Detection time of the same spike through promtool, one sample a minute."""
+def generated_error_spike(
+    rate_per_minute: float, ratio: float, *, for_override: str | None = None, minutes: int = 12
+) -> float | None:
+    """Detection time of the same spike through promtool: one sample a minute, evaluated every minute
+    (a 12-minute run has no week-long baselines to keep under promtool's sample limit)."""
     store = SeriesStore(minutes)
     route = {"backend": "llm", "route": "/v1/chat/completions", "method": "POST"}
     errors = np.where(np.arange(minutes) >= 1, ratio * rate_per_minute, 0.0)
     store.counter("modelgate_requests_total", {**route, "status": "200"}, rate_per_minute - errors)
     store.counter("modelgate_requests_total", {**route, "status": "502"}, errors)
     store.gauge("up", {"job": "modelgate", "instance": "127.0.0.1:8000"}, np.ones(minutes))
-    answers = evaluate(store, [Query("spike", "first", 1, minutes)])
+    query = Query("spike", "first", 1, minutes, step="1m")
+    answers = evaluate(store, [query], for_override=for_override, step="1m")
     hits = [v for labels, v in answers["spike"] if labels.get("alertname") == "HighErrorRate"]
     return min(hits) - 60.0 if hits else None
 
 
-def live_error_spike(ratio: float = 0.2) -> dict[str, Any]:
-    """Run the spike live, then generated; both detection times and the live request rate."""
+def live_error_spike(
+    ratio: float = 0.2,
+    *,
+    interval_seconds: int = 15,
+    for_override: str | None = None,
+    calm_seconds: float = CALM_SECONDS,
+    limit_seconds: float = LIMIT_SECONDS,
+) -> dict[str, Any]:
+    """Run the spike live, then generated; both detection times and the live request rate.
+
+    `interval_seconds` is Prometheus's scrape and evaluation interval; `for_override` replaces every
+    alert's `for:` in both runs (None: as shipped)."""
+    detected: float | None = None
     with tempfile.TemporaryDirectory(prefix="modelgate-live-spike-") as tmp:
         work = Path(tmp)
         port, sim_port = free_port(), free_port()
-        cfg, keys = _write_config(work, sim_port)
+        cfg, keys = write_config(work, sim_port)
         gateway, sim = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sim_port}"
         sim_args = ["vllm-sim", "--port", str(sim_port), "--ttft-ms", "5", "--itl-ms", "1", "--seed", "3"]
         serve = ["serve", "--config", str(cfg), "--port", str(port)]
@@ -69,25 +86,26 @@ def live_error_spike(ratio: float = 0.2) -> dict[str, Any]:
                 stop.wait(0.5)
 
         with (
-            _process(sim_args, f"{sim}/health", work / "vllm-sim.log"),
-            _process(serve, f"{gateway}/readyz", work / "gateway.log"),
+            running(sim_args, f"{sim}/health", work / "vllm-sim.log"),
+            running(serve, f"{gateway}/readyz", work / "gateway.log"),
             run_prometheus(
-                {"modelgate": [f"127.0.0.1:{port}"], "vllm": [f"127.0.0.1:{sim_port}"]}, interval="15s"
+                {"modelgate": [f"127.0.0.1:{port}"], "vllm": [f"127.0.0.1:{sim_port}"]},
+                interval=f"{interval_seconds}s",
+                for_override=for_override,
             ) as prom,
         ):
             worker = threading.Thread(target=traffic, daemon=True)
             started = time.monotonic()
             worker.start()
             try:
-                time.sleep(CALM_SECONDS)
+                time.sleep(calm_seconds)
                 httpx.post(f"{sim}/admin/faults", json={"fail_rate": ratio, "status": 500}, timeout=5)
                 fault_at = time.monotonic()
-                detected: float | None = None
-                while time.monotonic() - fault_at < LIMIT_SECONDS:
+                while time.monotonic() - fault_at < limit_seconds:
                     if prom.firing("HighErrorRate"):
                         detected = time.monotonic() - fault_at
                         break
-                    time.sleep(2.0)
+                    time.sleep(1.0)
                 rate = 60.0 * sent[0] / (time.monotonic() - started)
             finally:
                 stop.set()
@@ -95,7 +113,8 @@ def live_error_spike(ratio: float = 0.2) -> dict[str, Any]:
     return {
         "fault": f"error_spike_{round(ratio * 100)}pct (LLM lane, live)",
         "live_detect_seconds": None if detected is None else round(detected, 1),
-        "generated_detect_seconds": _generated(rate, ratio),
+        "generated_detect_seconds": generated_error_spike(rate, ratio, for_override=for_override),
         "requests_per_minute": round(rate, 1),
-        "scrape_and_eval_interval_seconds": 15,
+        "scrape_and_eval_interval_seconds": interval_seconds,
+        "for_override": for_override,
     }

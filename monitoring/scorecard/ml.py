@@ -12,7 +12,7 @@ Per simulated day (at 02:00):
   times its usual rate on `budget_day`.
 - `modelgate_job_last_success_timestamp_seconds{job}` for every job on its schedule; `drift_prediction`
   (hourly) and `performance` (daily) stop succeeding on `stale_day`.
-Not simulated (docs/scorecard.md says so): the concept shift and the label-free / delayed AUC alerts.
+The AUC lane (label-free estimate, delayed labels, the concept shift) is monitoring/scorecard/accuracy.py.
 
     store = ml_series(days=30, seed=1, artifact=Path("models/churn"), faults=ml_faults(30), store=store)
 """
@@ -67,7 +67,7 @@ def ml_faults(days: int) -> list[Fault]:
             "covariate",
             day(7) - RUN_MINUTE,
             days * DAY,
-            DAY + HOUR,
+            60.0 * (DAY + HOUR),  # seconds: by the first daily run after it starts, and its `for:`
             ("DataDriftDetected", "DataDriftSevere"),
             attribute_after=0,
             params=(("match", {"model_version": "churn-covariate"}),),
@@ -77,7 +77,7 @@ def ml_faults(days: int) -> list[Fault]:
             "slow_drift",
             0,
             days * DAY,
-            week,
+            60.0 * week,
             ("DataDriftDetected", "DataDriftSevere"),
             attribute_after=0,
             params=(("match", {"model_version": "churn-slow"}),),
@@ -88,7 +88,7 @@ def ml_faults(days: int) -> list[Fault]:
             "eval_drop",
             day(19) - RUN_MINUTE,
             days * DAY,
-            DAY + HOUR,
+            60.0 * (DAY + HOUR),  # seconds: the next scheduled (daily) run, and its `for:`
             ("EvalRegression",),
             attribute_after=0,
             params=(("match", {"suite": "core"}),),
@@ -109,7 +109,7 @@ def ml_faults(days: int) -> list[Fault]:
             "stale_hourly",
             day(26) - RUN_MINUTE,
             days * DAY,
-            2 * HOUR * 60,
+            60.0 * 2 * HOUR,
             ("MonitoringJobStale",),
             attribute_after=0,
             params=(("match", {"job": "drift_prediction"}),),
@@ -119,7 +119,7 @@ def ml_faults(days: int) -> list[Fault]:
             "stale_daily",
             day(26) - RUN_MINUTE,
             days * DAY,
-            2 * DAY * 60,
+            60.0 * 2 * DAY,
             ("MonitoringJobStale",),
             attribute_after=0,
             params=(("match", {"job": "performance"}),),

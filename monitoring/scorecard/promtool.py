@@ -29,7 +29,7 @@ import yaml
 from monitoring.scorecard.series import SeriesStore
 from monitoring.stack.prometheus import RULE_FILES, write_rules
 
-__all__ = ["PromtoolError", "Query", "evaluate", "format_values"]
+__all__ = ["PromtoolError", "Query", "evaluate", "format_values", "parse_samples", "read_answers"]
 
 FIRING = 'ALERTS{alertstate="firing"}'
 # promtool's unit-test engine caps one query at 10,000 samples. Evaluating every minute, the 7-day
@@ -37,8 +37,11 @@ FIRING = 'ALERTS{alertstate="firing"}'
 # series; every two minutes they read 5,040. Input series stay one sample a minute.
 STEP = "2m"
 _EXPR = re.compile(r'^\s*expr: "(?P<expr>.*)", time: (?P<time>\S+),?$')
+_ERR = re.compile(r'^\s*expr: "(?P<expr>.*)", time: (?P<time>[^,\s]+), err: (?P<err>.*)$')
 _GOT = re.compile(r"^\s*got: (?P<body>.*)$")
-_SAMPLE = re.compile(r"\{(?P<labels>.*)\} (?P<value>\S+)")
+# One `{labels} value` of a `got:` line that lists several, comma-separated: the label set is matched up
+# to its own closing brace (quoted values may hold braces), never greedily across samples.
+_SAMPLE = re.compile(r'\{(?P<labels>(?:[^{}"]|"(?:[^"\\]|\\.)*")*)\} (?P<value>[^,\s]+)')
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -54,12 +57,13 @@ class Query:
     what: str  # "first" | "onsets"
     start: int
     end: int
+    step: str = STEP  # the evaluation step of the run this query belongs to
 
     def expr(self) -> str:
         width = f"{self.end - self.start}m"
         if self.what == "first":
-            return f"min_over_time(timestamp({FIRING})[{width}:{STEP}])"
-        return f"sum_over_time(({FIRING} unless {FIRING} offset {STEP})[{width}:{STEP}])"
+            return f"min_over_time(timestamp({FIRING})[{width}:{self.step}])"
+        return f"sum_over_time(({FIRING} unless {FIRING} offset {self.step})[{width}:{self.step}])"
 
 
 def format_values(values: np.ndarray) -> str:
@@ -69,10 +73,10 @@ def format_values(values: np.ndarray) -> str:
     return " ".join("_" if math.isnan(v) else f"{v:.10g}" for v in values.tolist())
 
 
-def _test_file(store: SeriesStore, queries: Sequence[Query], rule_dir: Path) -> dict[str, object]:
+def _test_file(store: SeriesStore, queries: Sequence[Query], rule_dir: Path, step: str) -> dict[str, object]:
     return {
         "rule_files": [str(rule_dir / name) for name in RULE_FILES],
-        "evaluation_interval": STEP,
+        "evaluation_interval": step,
         # Recording groups before the alert groups, as in tests/alerts: an alert sees this step's records.
         "group_eval_order": _group_order(rule_dir),
         "tests": [
@@ -95,38 +99,63 @@ def _group_order(rule_dir: Path) -> list[str]:
 
 
 def evaluate(
-    store: SeriesStore, queries: Sequence[Query], *, for_override: str | None = None, timeout: float = 1800.0
+    store: SeriesStore,
+    queries: Sequence[Query],
+    *,
+    for_override: str | None = None,
+    step: str = STEP,
+    timeout: float = 1800.0,
 ) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """Run promtool once; per query key, the (labels, value) samples it returned (empty when none)."""
+    """Run promtool once; per query key, the (labels, value) samples it returned (empty when none).
+    `step` is the evaluation interval (a short run without week-long baselines may use 1m); the
+    queries must have been built with the same step."""
+    if any(q.step != step for q in queries):
+        raise ValueError(f"every query must use the evaluation step {step}")
     binary = shutil.which("promtool")
     if binary is None:
         raise PromtoolError("promtool is not installed (apt-get install prometheus)")
-    by_expr_time = {(q.expr(), f"{q.end - 1}m"): q.key for q in queries}
     with tempfile.TemporaryDirectory(prefix="modelgate-scorecard-") as tmp:
         work = Path(tmp)
         write_rules(work, for_override)
         test = work / "month.test.yml"
         with test.open("w", encoding="utf-8") as fh:
-            yaml.safe_dump(_test_file(store, queries, work), fh, sort_keys=False, width=1 << 30)
+            yaml.safe_dump(_test_file(store, queries, work, step), fh, sort_keys=False, width=1 << 30)
         done = subprocess.run(
             [binary, "test", "rules", str(test)], capture_output=True, text=True, timeout=timeout
         )
     out = done.stdout + done.stderr
-    answers: dict[str, list[tuple[dict[str, str], float]]] = {q.key: [] for q in queries}
-    current: str | None = None
-    for line in out.splitlines():
-        if (m := _EXPR.match(line)) is not None:
-            expr = m["expr"].encode().decode("unicode_escape")
-            current = by_expr_time.get((expr, _minutes(m["time"])))
-        elif (g := _GOT.match(line)) is not None and current is not None:
-            answers[current] += [
-                (dict(_LABEL.findall(s["labels"])), float(s["value"])) for s in _SAMPLE.finditer(g["body"])
-            ]
     if done.returncode not in (0, 1) or ("FAILED" not in out and "SUCCESS" not in out):
         raise PromtoolError(f"promtool test rules failed: {out.strip()[-2000:]}")
+    answers = read_answers(out, queries)
     if "FAILED" in out and not any(answers.values()) and "got:" not in out:
         raise PromtoolError(f"promtool could not evaluate the month: {out.strip()[-2000:]}")
     return answers
+
+
+def read_answers(out: str, queries: Sequence[Query]) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """promtool's report, per query key; PromtoolError when it could not run a query at all."""
+    # Two faults may ask the very same question (same window): promtool answers it once, for both.
+    by_expr_time: dict[tuple[str, str], list[str]] = {}
+    for q in queries:
+        by_expr_time.setdefault((q.expr(), f"{q.end - 1}m"), []).append(q.key)
+    answers: dict[str, list[tuple[dict[str, str], float]]] = {q.key: [] for q in queries}
+    current: list[str] = []
+    for line in out.splitlines():
+        if (e := _ERR.match(line)) is not None:
+            # A query promtool could not run (e.g. over its sample limit) must not read as "no firing".
+            raise PromtoolError(f"promtool could not answer {e['expr']} at {e['time']}: {e['err']}")
+        if (m := _EXPR.match(line)) is not None:
+            expr = m["expr"].encode().decode("unicode_escape")
+            current = by_expr_time.get((expr, _minutes(m["time"])), [])
+        elif (g := _GOT.match(line)) is not None:
+            for key in current:
+                answers[key] += parse_samples(g["body"])
+    return answers
+
+
+def parse_samples(body: str) -> list[tuple[dict[str, str], float]]:
+    """The samples of one `got:` line: `{a="1"} 2E+00, {a="2"} 3E+00` -> [({"a": "1"}, 2.0), ...]."""
+    return [(dict(_LABEL.findall(s["labels"])), float(s["value"])) for s in _SAMPLE.finditer(body)]
 
 
 def _minutes(duration: str) -> str:

@@ -25,6 +25,13 @@ __all__ = ["FALSE_ALARM_GOAL", "WARM_UP", "markdown", "plan", "score"]
 FALSE_ALARM_GOAL = 1.0  # per simulated month, across all alerts
 WARM_UP = 60  # minutes
 CHUNK = 6 * 60  # the longest window one onset query covers (promtool's sample limit)
+# The longest window one first-firing query covers. promtool's engine refuses a query that would load
+# more than 10,000 samples in all, and `timestamp(ALERTS{...})[W:2m]` loads one per firing series per
+# step: a week is 5,040 steps, so two alerts firing together for a week already break it (a month-long
+# window once read as "not detected" for that reason). One day is 720 steps: 13 series firing at once.
+# A fault that lasts the rest of the month (the model-validity ones) is asked day by day; the earliest
+# firing wins. promtool.evaluate raises when a query still fails, so this cannot hide again.
+FIRST_CHUNK = 24 * 60
 Answers = Mapping[str, list[tuple[dict[str, str], float]]]
 
 
@@ -49,11 +56,26 @@ def _chunks(faults: Sequence[Fault], minutes: int) -> list[tuple[int, int]]:
     return out
 
 
+def _pieces(start: int, end: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(end, a + size)) for a in range(start, end, size)]
+
+
 def plan(faults: Sequence[Fault], minutes: int) -> list[Query]:
-    """The questions for promtool: each fault's first firings, each stretch's onsets."""
-    queries = [Query(f"fault:{f.name}", "first", f.start, min(f.attribute_until, minutes)) for f in faults]
+    """The questions for promtool: each fault's first firings (in pieces promtool accepts), each
+    stretch's onsets."""
+    queries = [
+        Query(f"fault:{f.name}:{a}", "first", a, b)
+        for f in faults
+        for a, b in _pieces(f.start, min(f.attribute_until, minutes), FIRST_CHUNK)
+    ]
     queries += [Query(f"onsets:{a}", "onsets", a, b) for a, b in _chunks(faults, minutes)]
     return queries
+
+
+def _firings(answers: Answers, fault: Fault) -> list[tuple[dict[str, str], float]]:
+    """Every piece's first firings of a fault's window, together."""
+    prefix = f"fault:{fault.name}:"
+    return [sample for key, samples in answers.items() if key.startswith(prefix) for sample in samples]
 
 
 def _explained(faults: Sequence[Fault], labels: Mapping[str, str], start: int, end: int) -> bool:
@@ -79,16 +101,16 @@ def score(
     seed: int,
     minutes: int,
     deadlines: Mapping[str, float] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The scorecard's JSON (docs/scorecard.md). `deadlines` overrides a fault's goal in seconds."""
+    """The scorecard's JSON (docs/scorecard.md). `deadlines` overrides a fault's goal in seconds, `notes`
+    its note. A fault not observable within the month (`within_month` false) is reported, never met,
+    and left out of the card's verdict: the month cannot judge it."""
     rows = []
     for f in faults:
-        hits = sorted(
-            (value, labels) for labels, value in answers.get(f"fault:{f.name}", []) if _matches(f, labels)
-        )
-        others = sorted(
-            {labels["alertname"] for labels, _ in answers.get(f"fault:{f.name}", [])} - set(f.alerts)
-        )
+        fired = _firings(answers, f)
+        hits = sorted(((value, labels) for labels, value in fired if _matches(f, labels)), key=lambda h: h[0])
+        others = sorted({labels["alertname"] for labels, _ in fired} - set(f.alerts))
         goal = float((deadlines or {}).get(f.name, f.goal_seconds))
         detect = hits[0][0] - 60.0 * f.start if hits else None
         rows.append(
@@ -101,7 +123,8 @@ def score(
                 "met": detect is not None and detect <= goal,
                 "also_fired": others,
                 "injected_at_minute": f.start,
-                "note": f.note,
+                "within_month": f.observable_within(minutes),
+                "note": (notes or {}).get(f.name, f.note),
             }
         )
     false: Counter[str] = Counter()
@@ -128,7 +151,7 @@ def score(
         "false_alarms": alarms,
         "false_alarms_per_month": total,
         "false_alarm_goal_per_month": FALSE_ALARM_GOAL,
-        "met": all(r["met"] for r in rows) and total <= FALSE_ALARM_GOAL,
+        "met": all(r["met"] for r in rows if r["within_month"]) and total <= FALSE_ALARM_GOAL,
     }
 
 
@@ -151,7 +174,7 @@ def markdown(cards: Sequence[Mapping[str, Any]]) -> str:
         cells = []
         for c in cards:
             r = c["faults"][i]
-            mark = "met" if r["met"] else "NOT MET"
+            mark = "met" if r["met"] else "NOT MET" if r.get("within_month", True) else "after the month"
             cells.append(f"{r['alert'] or 'not detected'}, {_duration(r['detect_seconds'])} ({mark})")
         lines.append(f"| {row['name']} | {_duration(row['goal_seconds'])} | " + " | ".join(cells) + " |")
     lines += ["", "| seed | false alarms per month (goal <= 1) | by alert |", "|---|---:|---|"]

@@ -22,7 +22,7 @@ TESTS = Path(__file__).resolve().parent
 RULE_FILES = ("recording_rules.yml", "alerts.yml")
 UNIT_TESTS = sorted(TESTS.glob("*.test.yml"))
 # Days of simulated history: several seconds of promtool each.
-SLOW_UNIT_TESTS = {"prediction_shift.test.yml", "jobs.test.yml"}
+SLOW_UNIT_TESTS = {"prediction_shift.test.yml", "jobs.test.yml", "latency_regression.test.yml"}
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
     PROMTOOL is None, reason="promtool is not installed (`make system-deps` installs Debian's prometheus)"

@@ -54,7 +54,7 @@ def test_scoring_attributes_firings_and_counts_false_alarms() -> None:
     queries = plan([fault], minutes)
     onset_keys = [q.key for q in queries if q.what == "onsets"]
     answers: dict[str, list[tuple[dict[str, str], float]]] = {q.key: [] for q in queries}
-    answers["fault:error_spike"] = [
+    answers["fault:error_spike:120"] = [
         ({"alertname": "HighErrorRate", "backend": "churn"}, 120 * 60 + 240.0),
         ({"alertname": "LLMUpstreamDown"}, 120 * 60 + 60.0),  # a symptom inside the window: not counted
     ]
@@ -86,6 +86,6 @@ def test_scoring_attributes_firings_and_counts_false_alarms() -> None:
 
 def test_a_late_detection_misses_its_goal() -> None:
     fault = Fault("slow", "errors", start=120, duration=10, goal_seconds=60, alerts=("HighErrorRate",))
-    answers = {"fault:slow": [({"alertname": "HighErrorRate"}, 120 * 60 + 120.0)]}
+    answers = {"fault:slow:120": [({"alertname": "HighErrorRate"}, 120 * 60 + 120.0)]}
     card = score([fault], answers, days=2, seed=1, minutes=2880)
     assert card["faults"][0]["met"] is False and card["met"] is False
