@@ -12,7 +12,7 @@ self-test: the detector failed its check), 2 bad input or usage, with one line o
 goes to stdout (or `--json FILE`); notes and progress go to stderr. Each data/prediction run publishes a
 job result (`drift_data` / `drift_prediction`, variant = `--against`), a failed one included.
 
-This module imports only the standard library (and monitoring.cli_args, which does too) at import time:
+This module imports only the standard library (and adapters.cli_args, which does too) at import time:
 pandas, pyarrow and above all Evidently (15 s) load after the arguments are parsed, so `--help` and
 usage errors answer at once.
 """
@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitoring.cli_args import iso_datetime, one_line, positive_int
+from adapters.cli_args import iso_datetime, one_line, positive_int
 
 if TYPE_CHECKING:
     from gateway.logcontract.job_results import JobMetric, JobRun
