@@ -33,7 +33,7 @@ ENV PATH=/opt/modelgate/bin:$PATH \
     MODELGATE_SERVER__PORT=8000
 USER 10001:10001
 WORKDIR /data
-EXPOSE 8000
+EXPOSE 8000 9464
 # Liveness, not readiness: /healthz answers while the process serves; /readyz is for load balancers.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('MODELGATE_SERVER__PORT', '8000'), timeout=2)"]

@@ -30,11 +30,15 @@ from gateway.logcontract.rows import churn_partition
 from gateway.logcontract.schemas import PREDICTION_LOG_SCHEMA
 from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics
+from gateway.metrics_endpoint import MetricsListener
 from gateway.middleware import BodySizeLimitMiddleware, MetricsMiddleware
+from gateway.openapi_docs import install_openapi
 from gateway.ratelimit.limiter import create_rate_limiter
 from gateway.reload import install_reload, reload_config
+from gateway.request_id import RequestIdMiddleware
 from gateway.services import Services
 from gateway.settings import Settings
+from gateway.slow_clients import BodyReadTimeoutMiddleware
 from gateway.tenancy.admission import TenantAdmission
 from gateway.tenancy.config_import import config_snapshot, import_config_tenants
 from gateway.tenancy.directory import LiveDirectory
@@ -66,7 +70,9 @@ def _load_churn(
         predictor = ChurnPredictor.load(artifact)
     except Exception as exc:  # the gateway still serves the LLM lane; /readyz says why churn is down
         log.error("churn model at %s not loaded: %s", artifact, exc)
-        return None, f"{type(exc).__name__}: {exc}"
+        # /readyz and the churn routes say which kind of problem, never the path or the exception text.
+        missing = not (artifact / "metadata.json").exists()
+        return None, "artifact_missing" if missing else "artifact_unreadable"
     metrics.model_loaded.labels("churn", predictor.version).set(1)
     writer = None
     if settings.prediction_log.enabled:
@@ -131,6 +137,14 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             stack.callback(tracing.shutdown)
+            server = settings.server
+            if server.metrics_port is not None:
+                listener = MetricsListener(
+                    registry, host=server.metrics_host, port=server.metrics_port,
+                    token_sha256=server.metrics_token_sha256,
+                )  # fmt: skip
+                listener.start()
+                stack.callback(listener.stop)
             directory, store = await _start_tenancy(settings, metrics, stack)
             services = Services(settings=settings, metrics=metrics, tenants=directory, tracing=tracing)
             services.store = store
@@ -154,26 +168,33 @@ def create_app(
         title="modelgate",
         version=gateway_version(),
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url="/docs" if settings.server.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.server.docs_enabled else None,
         redoc_url=None,
         # FastAPI's built-in OpenTelemetry follows the global provider (which the Langfuse SDK may set):
         # off, so each request gets exactly one server span, ours (gateway/tracing/middleware.py).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.registry = registry
+    app.state.metrics_token_sha256 = settings.server.metrics_token_sha256
     install_error_handlers(app)
     # The churn router before the ops one: routes are matched in order and each included router's
     # match is costly (36 µs a churn request behind ops, issue 18). No path is in both.
     app.include_router(churn_router)
     app.include_router(ops.router)
+    if settings.server.metrics_port is None:  # else only on its own listener, never on the API port
+        app.include_router(ops.metrics_router)
     app.include_router(admin_router)
     if settings.llm_configured:
         from gateway.llm.routes import install_llm_routes
 
         install_llm_routes(app)
-    # Added last = outermost. Tracing wraps timing (so exemplars see the request's span), and timing
-    # wraps the body limit (so 413s are counted).
+    install_openapi(app, llm=settings.llm_configured)
+    # Added last = outermost. Tracing wraps the request id (so the span gets it) and timing (so exemplars
+    # see the request's span); timing wraps the body guards (so 408s and 413s are counted).
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
+    app.add_middleware(BodyReadTimeoutMiddleware, timeout_s=settings.server.body_read_timeout_s)
     app.add_middleware(MetricsMiddleware, metrics=metrics, exemplar=exemplar)
+    app.add_middleware(RequestIdMiddleware)
     instrument_app(app, tracing)
     return app

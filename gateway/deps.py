@@ -1,4 +1,4 @@
-"""Annotated FastAPI dependencies: `ServicesDep`, `TenantDep`, `RequestIdDep`."""
+"""Annotated FastAPI dependencies: `ServicesDep`, `TenantDep`, `RequestIdDep`, `ClientRequestIdDep`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from gateway.tenancy.directory import lane_of_path
 from gateway.tracing.context import set_tenant
 
 __all__ = [
+    "ClientRequestIdDep",
     "RequestIdDep",
     "ServicesDep",
     "TenantDep",
@@ -46,7 +47,7 @@ def request_id_of(request: Request) -> str:
 
 
 def client_request_id_of(request: Request) -> str | None:
-    """The client's own `x-request-id`, kept for logs and spans; never our id, never sent upstream."""
+    """The client's own request id (gateway/request_id.py), for logs and spans only."""
     cid: str | None = request.scope.get("state", {}).get("client_request_id")
     return cid
 
@@ -63,6 +64,11 @@ async def get_request_id(request: Request) -> str:
     return request_id_of(request)
 
 
+async def get_client_request_id(request: Request) -> str | None:
+    return client_request_id_of(request)
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 TenantDep = Annotated[Tenant, Depends(require_tenant)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]
+ClientRequestIdDep = Annotated[str | None, Depends(get_client_request_id)]

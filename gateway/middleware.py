@@ -1,4 +1,6 @@
-"""Pure ASGI middleware: request timing and status metrics, request ids, and the body-size limit.
+"""Pure ASGI middleware: request timing and status metrics, and the body-size limit.
+
+Request ids live in gateway/request_id.py; the body-read deadline in gateway/slow_clients.py.
 
 It wraps `send` instead of using BaseHTTPMiddleware, so a streamed response is timed to its last byte
 and nothing is buffered. Labels come from the matched route template (Starlette puts the route in the
@@ -8,9 +10,7 @@ scope while routing), so unknown paths all count as route `other`. `/metrics` it
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
-import os
 import time
 from collections.abc import Callable
 
@@ -44,8 +44,6 @@ def status_class(status: int) -> str:
 class MetricsMiddleware:
     """Times every HTTP request to its last byte and counts it by route template and status.
 
-    It also gives each request an id (`x-request-id`, echoed back), stored in `scope["state"]["request_id"]`
-    for the routes and the logs; a sane client-sent `x-request-id` is kept as `client_request_id`.
     `exemplar` returns the current trace id, if any, so latency buckets link to traces.
     """
 
@@ -60,31 +58,21 @@ class MetricsMiddleware:
         self.exemplar = exemplar
         self._duration = LabelCache(metrics.request_duration)
         self._requests = LabelCache(metrics.requests)
-        # Request ids: a random prefix per app instance (so per process, also after a fork) and a counter;
-        # unique across replicas without the urandom syscall per request that uuid4 makes (~5 % of an
-        # LLM request's CPU in a profile).
-        self._id_prefix = os.urandom(8).hex()
-        self._id_counter = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNMEASURED:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = f"{self._id_prefix}{next(self._id_counter):016x}"
+        # Shared with the routes (the relay writes a stream's real outcome here).
         state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        # The client's id is kept apart: logged and traced, never ours, never forwarded upstream.
-        state["client_request_id"] = _client_request_id(scope)
         status = 500
         exemplar: dict[str, str] | None = None
-        header = (b"x-request-id", request_id.encode())
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, exemplar
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
                 # Read while the request's span is still current.
                 exemplar = self.exemplar()
             await send(message)
@@ -101,15 +89,6 @@ class MetricsMiddleware:
             status = state.get(OUTCOME_STATUS, status)
             self._duration(backend, template, method, status_class(status)).observe(elapsed, exemplar)
             self._requests(backend, template, method, str(status)).inc()
-
-
-def _client_request_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id" and 8 <= len(value) <= 64 and value.isascii():
-            text: str = value.decode()
-            if text.replace("-", "").replace("_", "").isalnum():
-                return text
-    return None
 
 
 class BodySizeLimitMiddleware:

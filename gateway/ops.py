@@ -1,39 +1,69 @@
-"""Operational routes: `/healthz` (the process answers), `/readyz` (the model is loaded), `/metrics`."""
+"""Operational routes: `/healthz` (the process answers), `/readyz` (what is and is not ready), `/metrics`.
+
+`/readyz` names each part and, when one is not ready, a short reason from a fixed set — never a path, a
+host or an exception's text (those go to the server log). `/metrics` is here only when it is not on its
+own listener (gateway/metrics_endpoint.py); with `server.metrics_token_sha256` it asks for the token.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 from starlette.responses import JSONResponse, Response
 
 from gateway.deps import ServicesDep
+from gateway.metrics_endpoint import UNAUTHORIZED, authorized, render_off_loop
 
-__all__ = ["router"]
+__all__ = ["metrics_router", "router"]
 
-router = APIRouter()
+router = APIRouter(tags=["operations"])
+metrics_router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", include_in_schema=False)
+@router.get("/healthz", summary="The process answers")
 async def healthz() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/readyz", include_in_schema=False)
+@router.get(
+    "/readyz",
+    summary="Whether each part is ready",
+    responses={503: {"description": "a part is not ready; `checks` says which and why"}},
+)
 async def readyz(services: ServicesDep) -> JSONResponse:
     churn = services.churn
-    body = {
-        "status": "ready" if churn is not None else "not_ready",
-        "churn_model": {"loaded": churn is not None, "model_version": churn.version if churn else None},
+    checks: dict[str, dict[str, Any]] = {
+        "churn_model": {"ready": churn is not None, "model_version": churn.version if churn else None}
     }
     if churn is None:
-        body["churn_model"]["error"] = services.churn_error  # type: ignore[index]
-    return JSONResponse(body, status_code=200 if churn is not None else 503)
+        checks["churn_model"]["reason"] = services.churn_error or "starting"
+    ready = all(c["ready"] for c in checks.values())
+    body = {
+        "status": "ready" if ready else "not_ready",
+        "not_ready": sorted(name for name, c in checks.items() if not c["ready"]),
+        "checks": checks,
+        # Kept from the first version of this route, which only knew the churn model.
+        "churn_model": {"loaded": churn is not None, "model_version": churn.version if churn else None},
+    }
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", include_in_schema=False)
+@metrics_router.get(
+    "/metrics",
+    summary="Prometheus exposition",
+    responses={401: {"description": "server.metrics_token_sha256 is set and the bearer token is missing"}},
+)
 async def metrics(request: Request) -> Response:
+    token = request.app.state.metrics_token_sha256
+    if not authorized(request.headers.get("authorization"), token):
+        return Response(
+            UNAUTHORIZED,
+            status_code=401,
+            media_type="application/json",
+            headers={"www-authenticate": "Bearer"},
+        )
     registry: CollectorRegistry = request.app.state.registry
-    # OpenMetrics when the scraper asks for it: only that format carries exemplars.
-    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-    return Response(encoder(registry), media_type=content_type)
+    body, content_type = await render_off_loop(registry, request.headers.get("accept", ""))
+    return Response(body, media_type=content_type)

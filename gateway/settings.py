@@ -16,7 +16,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.configfile import ConfigFileError, load_config_file, locate_config
@@ -74,6 +82,50 @@ class ServerSettings(BaseModel):
         gt=0,
         description="After that, how long shutdown waits for cancelled LLM calls to settle and log their "
         "outcome before the ledger and the log writer close.",
+    )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description=(
+            "Serve /metrics on its own listener on this port (and not on the API port); null = /metrics "
+            "on the API port."
+        ),
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address the separate /metrics listener binds to (with metrics_port)."
+    )
+    metrics_token_sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description=(
+            "SHA-256 (hex) of a bearer token that /metrics then requires (Prometheus: "
+            "`authorization: {credentials_file: …}`); null = no token."
+        ),
+    )
+    docs_enabled: bool = Field(
+        True, description="Serve the interactive API docs (/docs) and the OpenAPI document (/openapi.json)."
+    )
+    body_read_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Longest a client may take to send a whole request body; slower gets 408 and is closed.",
+    )
+    header_read_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "Longest a connection may take to send a request's headers, from connecting or from the "
+            "request's first byte; slower is closed."
+        ),
+    )
+    max_connections: int = Field(
+        1024,
+        ge=1,
+        description="Most open connections and in-flight requests; beyond it requests get 503 (uvicorn).",
+    )
+    keep_alive_timeout_s: float = Field(
+        5.0, gt=0, description="An idle keep-alive connection is closed after this many seconds."
     )
 
 
@@ -166,11 +218,32 @@ class LLMSettings(BaseModel):
     )
     prices: dict[str, PriceSettings] = Field(default_factory=dict, description="Price table per model.")
     billing: bool = Field(True, description="Bill tenants; when on, every model must have a price.")
-    connect_timeout_s: float = Field(2.0, gt=0, description="Upstream connect timeout.")
-    first_token_timeout_s: float = Field(
-        30.0, gt=0, description="Upstream time allowed until the response headers / first chunk."
+    connect_timeout_s: float = Field(2.0, gt=0, description="Upstream TCP connect timeout.")
+    first_byte_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        # The old name keeps working in config files and env overrides.
+        validation_alias=AliasChoices("first_byte_timeout_s", "first_token_timeout_s"),
+        description=(
+            "Upstream time allowed from sending the request to the first byte of the answer: the "
+            "headers and the first body chunk (a stream's first token). Formerly first_token_timeout_s."
+        ),
+    )
+    chunk_timeout_s: float = Field(
+        30.0, gt=0, description="Longest silence allowed between two chunks of an upstream answer."
     )
     total_timeout_s: float = Field(300.0, gt=0, description="Upstream time allowed for the whole response.")
+    max_sse_line_bytes: int = Field(
+        1_048_576, ge=1024, description="Longest SSE line accepted from the upstream; longer ends the stream."
+    )
+    max_sse_event_bytes: int = Field(
+        4_194_304,
+        ge=1024,
+        description="Largest SSE event (its lines up to the blank line) accepted from the upstream.",
+    )
+    max_response_bytes: int = Field(
+        16_777_216, ge=1024, description="Largest non-streaming upstream body accepted; larger gets 502."
+    )
     max_tokens_cap: int = Field(
         4096,
         ge=1,
@@ -401,6 +474,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "budgets.reservation_ttl_s: must be longer than llm.total_timeout_s, or a request still "
                 "running would stop being held against the budget"
+            )
+        if self.server.metrics_port is not None and self.server.metrics_port == self.server.port:
+            raise ValueError("server.metrics_port: must differ from server.port")
+        if (
+            self.mode == "production"
+            and self.server.metrics_port is None
+            and self.server.metrics_token_sha256 is None
+        ):
+            raise ValueError(
+                "server.metrics_port: in production mode /metrics (every tenant's spend and tokens) must "
+                "not be open on the API port: set server.metrics_port (its own listener) or "
+                "server.metrics_token_sha256 (a bearer token)"
             )
         if self.budgets.backend == "redis" and not self.budgets.redis_url:
             raise ValueError("budgets.redis_url: required when budgets.backend is 'redis'")

@@ -10,7 +10,18 @@ same aiohttp connection. At the gateway's ~2 ms per LLM request that difference 
 (bench/README.md). httpx's own transport is slower still as concurrency rises (its pool is scanned on
 every request).
 
-    client = VLLMClient(make_session(pool_size=512, connect_timeout_s=2, read_timeout_s=30), base_url)
+The upstream is bounded (`UpstreamLimits`), because a broken or hostile one must not be able to hold a
+request, or the gateway's memory, without limit:
+- four deadlines, each named for what it bounds: connecting (`connect_timeout_s`), the first byte of
+  the answer — the headers and the first body chunk, i.e. a stream's first token (`first_byte_timeout_s`),
+  the gap between two body chunks (`chunk_timeout_s`), and the whole exchange (`total_timeout_s`);
+- an SSE line, an SSE event (its lines up to the blank line) and a non-streaming body each have a size
+  limit, counted after the fact of arrival and before anything is kept;
+- redirects are never followed (a 307 would re-post the prompt to wherever it points) and compressed
+  answers are never asked for or inflated (no zip bombs).
+
+    limits = UpstreamLimits(first_byte_timeout_s=30, chunk_timeout_s=30, total_timeout_s=300)
+    client = VLLMClient(make_session(pool_size=512, connect_timeout_s=2), base_url, limits)
     body = await client.post_json("/chat/completions", payload_bytes, headers)
     status, _ = await client.probe("/health", timeout_s=2)     # vLLM's own health route, at the root
     async with client.stream("/chat/completions", payload_bytes, headers) as lines:
@@ -22,22 +33,31 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
 
 from adapters.vllm.errors import (
+    UpstreamChunkTimeout,
     UpstreamConnectError,
+    UpstreamConnectTimeout,
     UpstreamFailure,
+    UpstreamFirstByteTimeout,
     UpstreamHTTPError,
     UpstreamProtocolError,
+    UpstreamRedirect,
+    UpstreamResponseTooLarge,
     UpstreamStreamBroken,
     UpstreamTimeoutError,
+    UpstreamTotalTimeout,
 )
 
-__all__ = ["Upstream", "VLLMClient", "make_session"]
+__all__ = ["Upstream", "UpstreamLimits", "VLLMClient", "make_session"]
 
-_JSON = {"content-type": "application/json"}
+# identity: an upstream must not send a compressed body that would inflate past every limit.
+_JSON = {"content-type": "application/json", "accept-encoding": "identity"}
+_ERROR_BODY_BYTES = 65_536  # an error answer's body is kept for its message; the rest is not read
 
 
 class Upstream(Protocol):
@@ -58,52 +78,124 @@ class Upstream(Protocol):
     async def aclose(self) -> None: ...
 
 
-def make_session(*, pool_size: int, connect_timeout_s: float, read_timeout_s: float) -> aiohttp.ClientSession:
-    """A pooled keep-alive session. `read_timeout_s` bounds the wait for the answer and for each chunk.
+@dataclass(frozen=True)
+class UpstreamLimits:
+    """Deadlines (seconds) and sizes (bytes) one upstream exchange must keep (settings: `llm.*`)."""
 
-    Call it inside the running event loop (the session binds to it).
+    first_byte_timeout_s: float = 30.0
+    chunk_timeout_s: float = 30.0
+    total_timeout_s: float = 300.0
+    max_sse_line_bytes: int = 1_048_576
+    max_sse_event_bytes: int = 4_194_304
+    max_body_bytes: int = 16_777_216
+
+
+def make_session(*, pool_size: int, connect_timeout_s: float) -> aiohttp.ClientSession:
+    """A pooled keep-alive session whose only own deadline is the TCP connect.
+
+    Every other deadline is the client's (`UpstreamLimits`), per phase of each exchange. Call it inside
+    the running event loop (the session binds to it).
     """
     connector = aiohttp.TCPConnector(limit=pool_size, keepalive_timeout=30, ttl_dns_cache=300)
-    timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout_s, sock_read=read_timeout_s)
+    # sock_connect, not connect: `connect` also counts the wait for a free pooled connection, which is
+    # load, not an unreachable upstream; that wait is bounded by the first-byte deadline instead.
+    timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect_timeout_s, sock_read=None)
     # No cookie jar: an upstream's cookie must never travel from one tenant's call into another's.
     return aiohttp.ClientSession(
-        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
+        connector=connector,
+        timeout=timeout,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+        auto_decompress=False,
     )
 
 
+class _Deadlines:
+    """The deadline of the next read of one exchange, and which limit it is."""
+
+    def __init__(self, limits: UpstreamLimits) -> None:
+        self.limits = limits
+        self.loop = asyncio.get_running_loop()
+        now = self.loop.time()
+        self.total = now + limits.total_timeout_s
+        self.first = now + limits.first_byte_timeout_s
+        self.got_first_byte = False
+
+    def next(self) -> tuple[float, type[UpstreamTimeoutError]]:
+        kind: type[UpstreamTimeoutError]
+        if self.got_first_byte:
+            phase, kind = self.loop.time() + self.limits.chunk_timeout_s, UpstreamChunkTimeout
+        else:
+            phase, kind = self.first, UpstreamFirstByteTimeout
+        if self.total <= phase:
+            return self.total, UpstreamTotalTimeout
+        return phase, kind
+
+
+_TIMEOUT_MESSAGES: dict[type[UpstreamTimeoutError], str] = {
+    UpstreamFirstByteTimeout: "upstream sent no answer within llm.first_byte_timeout_s",
+    UpstreamChunkTimeout: "upstream sent nothing for llm.chunk_timeout_s in the middle of its answer",
+    UpstreamTotalTimeout: "upstream answer took longer than llm.total_timeout_s",
+}
+
+
+def _timeout(kind: type[UpstreamTimeoutError]) -> UpstreamTimeoutError:
+    return kind(_TIMEOUT_MESSAGES[kind])
+
+
 def _translate(exc: BaseException, *, streaming_started: bool = False) -> UpstreamFailure:
+    """aiohttp's error → ours. The message names the failure, not the host or aiohttp's text."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return UpstreamConnectTimeout("could not connect to the upstream within llm.connect_timeout_s")
     if streaming_started:
-        return UpstreamStreamBroken(f"upstream stream broke: {type(exc).__name__}: {exc}")
-    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return UpstreamTimeoutError(f"upstream timed out: {type(exc).__name__}")
+        return UpstreamStreamBroken(f"upstream connection broke mid-stream ({type(exc).__name__})")
     if isinstance(exc, aiohttp.ClientConnectionError):
         # Refused, reset, or closed before an answer (ServerDisconnectedError is one of these).
-        return UpstreamConnectError(f"cannot reach upstream: {type(exc).__name__}: {exc}")
-    return UpstreamProtocolError(f"upstream error: {type(exc).__name__}: {exc}")
+        return UpstreamConnectError(f"cannot reach the upstream ({type(exc).__name__})")
+    return UpstreamProtocolError(f"upstream answer could not be read ({type(exc).__name__})")
+
+
+def _check_status(resp: aiohttp.ClientResponse) -> None:
+    if 300 <= resp.status < 400:
+        raise UpstreamRedirect(f"upstream answered a redirect ({resp.status}); redirects are never followed")
 
 
 class VLLMClient:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, limits: UpstreamLimits | None = None):
         self.session = session
         self.base_url = base_url.rstrip("/")
         # vLLM's OpenAI routes live under /v1; its /health and /metrics at the root.
         self.origin = self.base_url.removesuffix("/v1")
+        self.limits = limits or UpstreamLimits()
 
     async def _request(self, method: str, path: str, body: bytes | None, headers: Mapping[str, str]) -> bytes:
+        deadlines = _Deadlines(self.limits)
+        deadline, kind = deadlines.next()
         try:
-            async with self.session.request(method, self.base_url + path, data=body, headers=headers) as resp:
-                content = await resp.read()
-                if resp.status != 200:
-                    raise UpstreamHTTPError(resp.status, content, resp.headers.get("retry-after"))
-                return content
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            async with asyncio.timeout_at(deadline):
+                resp = await self.session.request(
+                    method, self.base_url + path, data=body, headers=headers, allow_redirects=False
+                )
+        except TimeoutError as exc:
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                raise _translate(exc) from exc
+            raise _timeout(kind) from exc
+        except aiohttp.ClientError as exc:
             raise _translate(exc) from exc
+        try:
+            _check_status(resp)
+            if resp.status != 200:
+                content = await _read_body(resp, deadlines, _ERROR_BODY_BYTES, truncate=True)
+                raise UpstreamHTTPError(resp.status, content, resp.headers.get("retry-after"))
+            return await _read_body(resp, deadlines, self.limits.max_body_bytes, truncate=False)
+        finally:
+            resp.release()
 
     async def post_json(self, path: str, body: bytes, headers: Mapping[str, str]) -> bytes:
         return await self._request("POST", path, body, {**_JSON, **headers})
 
     async def get_json(self, path: str) -> bytes:
-        return await self._request("GET", path, None, {})
+        return await self._request("GET", path, None, {"accept-encoding": "identity"})
 
     @asynccontextmanager
     async def stream(
@@ -113,14 +205,24 @@ class VLLMClient:
 
         Leaving the block early closes the upstream connection, which is how vLLM learns to abort.
         """
+        deadlines = _Deadlines(self.limits)
+        deadline, kind = deadlines.next()
         try:
-            resp = await self.session.post(self.base_url + path, data=body, headers={**_JSON, **headers})
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            async with asyncio.timeout_at(deadline):
+                resp = await self.session.post(
+                    self.base_url + path, data=body, headers={**_JSON, **headers}, allow_redirects=False
+                )
+        except TimeoutError as exc:
+            if isinstance(exc, aiohttp.ConnectionTimeoutError):
+                raise _translate(exc) from exc
+            raise _timeout(kind) from exc
+        except aiohttp.ClientError as exc:
             raise _translate(exc) from exc
-        reader = _LineReader(resp)
+        reader = _LineReader(resp, deadlines, self.limits)
         try:
+            _check_status(resp)
             if resp.status != 200:
-                content = await resp.read()
+                content = await _read_body(resp, deadlines, _ERROR_BODY_BYTES, truncate=True)
                 raise UpstreamHTTPError(resp.status, content, resp.headers.get("retry-after"))
             yield reader.lines()
         finally:
@@ -136,7 +238,7 @@ class VLLMClient:
         """
         try:
             timeout = aiohttp.ClientTimeout(total=timeout_s)
-            async with self.session.get(self.origin + path, timeout=timeout) as resp:
+            async with self.session.get(self.origin + path, timeout=timeout, allow_redirects=False) as resp:
                 return resp.status, await resp.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _translate(exc) from exc
@@ -145,23 +247,81 @@ class VLLMClient:
         await self.session.close()
 
 
-class _LineReader:
-    """Splits the body into lines as chunks arrive (no line-length limit, unlike StreamReader.readline)."""
+async def _read_chunk(resp: aiohttp.ClientResponse, deadlines: _Deadlines, *, started: bool) -> bytes:
+    deadline, kind = deadlines.next()
+    try:
+        async with asyncio.timeout_at(deadline):
+            chunk = await resp.content.readany()
+    except TimeoutError as exc:
+        if isinstance(exc, aiohttp.ClientError):  # aiohttp's own socket timeout (none is set, but safe)
+            raise _translate(exc, streaming_started=started) from exc
+        raise _timeout(kind) from exc
+    except aiohttp.ClientError as exc:
+        raise _translate(exc, streaming_started=started) from exc
+    deadlines.got_first_byte = True
+    return chunk
 
-    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+
+async def _read_body(
+    resp: aiohttp.ClientResponse, deadlines: _Deadlines, limit: int, *, truncate: bool
+) -> bytes:
+    """The whole body, at most `limit` bytes: beyond it `truncate` keeps the start, else it fails."""
+    declared = resp.content_length
+    if declared is not None and declared > limit and not truncate:
+        raise UpstreamResponseTooLarge(f"upstream body of {declared} bytes is over llm.max_body_bytes")
+    body = bytearray()
+    while chunk := await _read_chunk(resp, deadlines, started=False):
+        body += chunk
+        if len(body) > limit:
+            if truncate:
+                return bytes(body[:limit])
+            raise UpstreamResponseTooLarge(f"upstream body is over llm.max_body_bytes ({limit} bytes)")
+    return bytes(body)
+
+
+class _LineReader:
+    """Splits the body into lines as chunks arrive, within the SSE line and event limits."""
+
+    def __init__(self, resp: aiohttp.ClientResponse, deadlines: _Deadlines, limits: UpstreamLimits) -> None:
         self.resp = resp
+        self.deadlines = deadlines
+        self.max_line = limits.max_sse_line_bytes
+        self.max_event = limits.max_sse_event_bytes
         self.finished = False
 
     async def lines(self) -> AsyncIterator[bytes]:
-        buffer = b""
-        try:
-            async for chunk in self.resp.content.iter_any():
-                buffer += chunk
-                while (nl := buffer.find(b"\n")) >= 0:
-                    line, buffer = buffer[:nl].rstrip(b"\r"), buffer[nl + 1 :]
-                    yield line
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _translate(exc, streaming_started=True) from exc
+        buffer = bytearray()
+        event_bytes = 0
+        started = False
+        while chunk := await _read_chunk(self.resp, self.deadlines, started=started):
+            started = True
+            buffer += chunk
+            start = 0
+            # One pass over the chunk, one deletion afterwards: slicing the rest off per line would make
+            # a chunk of many short lines quadratic.
+            while (nl := buffer.find(b"\n", start)) >= 0:
+                end = nl - 1 if nl > start and buffer[nl - 1] == 13 else nl  # strip a \r before the \n
+                line = bytes(buffer[start:end])
+                start = nl + 1
+                if len(line) > self.max_line:
+                    raise self._too_large("line", self.max_line)
+                if line:
+                    event_bytes += len(line) + 1
+                    if event_bytes > self.max_event:
+                        raise self._too_large("event", self.max_event)
+                else:
+                    event_bytes = 0
+                yield line
+            if start:
+                del buffer[:start]
+            if len(buffer) > self.max_line:  # a line still growing past the limit
+                raise self._too_large("line", self.max_line)
         self.finished = True
         if buffer.strip():
-            yield buffer
+            yield bytes(buffer)
+
+    @staticmethod
+    def _too_large(what: str, limit: int) -> UpstreamResponseTooLarge:
+        return UpstreamResponseTooLarge(
+            f"upstream SSE {what} is over llm.max_sse_{what}_bytes ({limit} bytes)"
+        )

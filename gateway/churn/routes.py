@@ -12,15 +12,17 @@ from starlette.responses import Response
 
 from gateway.churn.protocol import ChurnBatchRequest, ChurnBatchResponse, ChurnPrediction, ChurnPredictRequest
 from gateway.churn.serving import ChurnServing
-from gateway.deps import RequestIdDep, ServicesDep, TenantDep
+from gateway.deps import ClientRequestIdDep, RequestIdDep, ServicesDep, TenantDep
 from gateway.errors import InvalidRequest, ServiceNotReady
+from gateway.json_body import StrictJSONRoute
 from gateway.services import Services
 from gateway.telemetry import churn_inference_span
 from gateway.tracing.context import current_trace_id
 
 __all__ = ["router"]
 
-router = APIRouter()
+# Strict bodies: duplicate keys, deep nesting, non-UTF-8 and non-JSON content types are 4xx, not 500.
+router = APIRouter(route_class=StrictJSONRoute, tags=["churn"])
 
 
 def _serving(services: Services) -> ChurnServing:
@@ -35,13 +37,21 @@ def _json(model: ChurnPrediction | ChurnBatchResponse) -> Response:
 
 @router.post("/v1/churn/predict", response_model=ChurnPrediction)
 async def predict(
-    body: ChurnPredictRequest, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep
+    body: ChurnPredictRequest,
+    services: ServicesDep,
+    tenant: TenantDep,
+    request_id: RequestIdDep,
+    client_id: ClientRequestIdDep,
 ) -> Response:
     serving = _serving(services)
     row = body.model_dump()
     with churn_inference_span(services.tracing, serving.version) as record:
         (scored,) = serving.predict(
-            [row], tenant=tenant.name, request_id=request_id, trace_id=current_trace_id()
+            [row],
+            tenant=tenant.name,
+            request_id=request_id,
+            trace_id=current_trace_id(),
+            client_request_id=client_id,
         )
         record(scored.probability, scored.label)
     return _json(
@@ -57,7 +67,11 @@ async def predict(
 
 @router.post("/v1/churn/predict/batch", response_model=ChurnBatchResponse)
 async def predict_batch(
-    body: ChurnBatchRequest, services: ServicesDep, tenant: TenantDep, request_id: RequestIdDep
+    body: ChurnBatchRequest,
+    services: ServicesDep,
+    tenant: TenantDep,
+    request_id: RequestIdDep,
+    client_id: ClientRequestIdDep,
 ) -> Response:
     serving = _serving(services)
     limit = services.settings.churn.batch_limit
@@ -68,7 +82,11 @@ async def predict_batch(
     rows = [inst.model_dump() for inst in body.instances]
     with churn_inference_span(services.tracing, serving.version, batch_size=len(rows)) as record:
         results = serving.predict(
-            rows, tenant=tenant.name, request_id=request_id, trace_id=current_trace_id()
+            rows,
+            tenant=tenant.name,
+            request_id=request_id,
+            trace_id=current_trace_id(),
+            client_request_id=client_id,
         )
         if results:
             record(results[0].probability, results[0].label)

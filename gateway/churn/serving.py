@@ -1,7 +1,7 @@
 """Churn serving logic: score, count, log. The router stays thin and this stays testable.
 
 serving = ChurnServing(predictor, metrics, log_writer)
-results = serving.predict([features], tenant="acme", request_id="…", trace_id=None)
+results = serving.predict([features], tenant="acme", request_id="…", trace_id=None, client_request_id=None)
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class ChurnServing:
         tenant: str,
         request_id: str,
         trace_id: str | None,
+        client_request_id: str | None = None,
     ) -> list[Scored]:
         """Score validated feature rows (each may carry `customer_id`), record metrics, queue log rows."""
         predictor = self.predictor
@@ -69,6 +70,7 @@ class ChurnServing:
                         **row,
                         "ts": now,
                         "request_id": request_id,
+                        "client_request_id": client_request_id,
                         "trace_id": trace_id,
                         "tenant": tenant,
                         "model_version": predictor.version,

@@ -41,13 +41,17 @@ def _ensure_churn_model(settings: Settings) -> None:
 
 def _ready_line(settings: Settings, host: str, port: int) -> str:
     key = settings.development_key or "<your API key>"
+    server = settings.server
+    metrics = (
+        f"http://{server.metrics_host}:{server.metrics_port}/metrics" if server.metrics_port else "/metrics"
+    )
     body = (
         '{"tenure_months": 3, "monthly_charges": 95.5, "total_charges": 290.0, "support_tickets": 2, '
         '"contract_type": "month-to-month", "payment_method": "electronic_check", '
         '"internet_service": "fiber_optic"}'
     )
     return (
-        f"modelgate serving on http://{host}:{port}  (metrics: /metrics, health: /readyz)\n"
+        f"modelgate serving on http://{host}:{port}  (metrics: {metrics}, health: /readyz)\n"
         f"try: curl -s http://{host}:{port}/v1/churn/predict -H 'Authorization: Bearer {key}' "
         f"-H 'Content-Type: application/json' -d '{body}'"
     )
@@ -84,6 +88,7 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.slow_clients import uvicorn_limits
     from gateway.tracing.config import TracingConfigError
 
     try:
@@ -99,8 +104,9 @@ def main(argv: list[str]) -> int:
         log_level=args.log_level,
         access_log=False,  # the metrics and the logs already record every request
         loop="uvloop",
-        http="httptools",
         # uvicorn waits with asyncio.wait_for, which takes fractions despite the `int` annotation.
         timeout_graceful_shutdown=settings.server.graceful_shutdown_s,  # type: ignore[arg-type]
+        # httptools with a header deadline, the connection limit and the keep-alive timeout.
+        **uvicorn_limits(settings.server),
     )
     return 0

@@ -43,7 +43,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.ratelimit.limiter import Ticket
 from gateway.routing.router import Router
 from gateway.tenancy.admission import TenantAdmission
-from gateway.tracing import genai
+from gateway.tracing import content, genai
 from gateway.tracing.setup import Tracing
 
 __all__ = ["Admission", "Call", "TenantConcurrency"]
@@ -190,6 +190,9 @@ class Admission:
             if self.tracing.enabled
             else None,
         )
+        if self.tracing.capture_content and span.is_recording():
+            # Off the event loop when large: a megabyte prompt must not stall every other tenant.
+            span.set_attributes(await content.input_messages_off_loop(request.payload, self.tracing.redact))
         self.metrics.llm_in_flight.labels(model_label).inc()
         return Call(
             request, tenant, request_id, client_request_id, trace_id, model_label, price, input_estimate,
@@ -247,6 +250,4 @@ class Admission:
         attrs["modelgate.tenant"] = tenant.name
         if client_request_id:
             attrs["modelgate.client_request_id"] = client_request_id
-        if self.tracing.capture_content:
-            attrs.update(genai.input_messages_attribute(request.payload, redact=self.tracing.redact))
         return attrs

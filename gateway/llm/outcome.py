@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry.trace import Status, StatusCode
 
@@ -38,7 +39,7 @@ from gateway.logwriter import ParquetLogWriter
 from gateway.metrics import GatewayMetrics, LabelCache
 from gateway.routing.attempts import Lease
 from gateway.tenancy.admission import TenantAdmission
-from gateway.tracing import genai
+from gateway.tracing import content, genai
 from gateway.tracing.context import exemplar
 from gateway.tracing.setup import Tracing
 
@@ -141,7 +142,16 @@ class OutcomeRecorder:
             except asyncio.CancelledError:
                 cancelled = True  # the settlement itself lands regardless: finish the record first
             self._meter(call, outcome, cost)
-            self._end_span(call, outcome, cost)
+            output_attrs = None
+            if outcome.output_text is not None and self.tracing.capture_content and call.span.is_recording():
+                first_reason = outcome.finish_reasons[0] if outcome.finish_reasons else None
+                try:  # off the event loop when long (gateway/tracing/content.py)
+                    output_attrs = await content.output_messages_off_loop(
+                        outcome.output_text, first_reason, self.tracing.redact
+                    )
+                except asyncio.CancelledError:
+                    cancelled = True
+            self._end_span(call, outcome, cost, output_attrs)
             self._log(call, outcome, cost)
         except Exception:
             log.exception("recording LLM request %s failed", call.request_id)
@@ -205,7 +215,9 @@ class OutcomeRecorder:
             if outcome.after_header:
                 m.stream_failures.labels(call.model_label, outcome.error.kind).inc()
 
-    def _end_span(self, call: Call, outcome: Outcome, cost: float) -> None:
+    def _end_span(
+        self, call: Call, outcome: Outcome, cost: float, output_attrs: dict[str, Any] | None
+    ) -> None:
         span = call.span
         if not span.is_recording():
             span.end()
@@ -236,11 +248,8 @@ class OutcomeRecorder:
                 usage_estimated=bool(usage and usage.estimated),
             )
         )
-        if outcome.output_text is not None and self.tracing.capture_content:
-            first_reason = outcome.finish_reasons[0] if outcome.finish_reasons else None
-            span.set_attributes(
-                genai.output_messages_attribute(outcome.output_text, first_reason, redact=self.tracing.redact)
-            )
+        if output_attrs:
+            span.set_attributes(output_attrs)
         error_type = outcome.error_type
         if error_type is not None:
             span.set_attributes(genai.error_attributes(error_type))

@@ -97,7 +97,7 @@ async def _open_stream(
     failure: UpstreamFailure
     try:
         lease, stack, lines = await svc.route.open_stream(
-            call.request, path, body, headers, llm.first_token_timeout_s
+            call.request, path, body, headers, llm.first_byte_timeout_s
         )
     except UpstreamFailure as exc:
         failure = exc

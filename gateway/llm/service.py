@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 
-from adapters.vllm.client import VLLMClient, make_session
+from adapters.vllm.client import UpstreamLimits, VLLMClient, make_session
 from gateway.auth import Tenant
 from gateway.budget.factory import create_ledger
 from gateway.budget.journal import JournaledSettler
@@ -39,7 +39,7 @@ from gateway.routing.telemetry import RouterCollector
 from gateway.settings import Settings
 from gateway.tracing.setup import Tracing
 
-__all__ = ["LLMService", "build_llm_service"]
+__all__ = ["LLMService", "build_llm_service", "upstream_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +98,11 @@ async def _build_router(settings: Settings, metrics: GatewayMetrics, stack: Asyn
     specs = settings.fleet()
     if not specs:
         raise ValueError("llm.upstream_url or llm.upstreams is not set")
-    http = make_session(
-        pool_size=llm.pool_size,
-        connect_timeout_s=llm.connect_timeout_s,
-        read_timeout_s=llm.first_token_timeout_s,
-    )
+    http = make_session(pool_size=llm.pool_size, connect_timeout_s=llm.connect_timeout_s)
     stack.push_async_callback(http.close)
     router = Router(
         specs,
-        {spec.name: VLLMClient(http, spec.url) for spec in specs},
+        {spec.name: VLLMClient(http, spec.url, upstream_limits(settings)) for spec in specs},
         fallbacks=llm.fallbacks,
         routing=llm.routing,
         on_eject=lambda replica, _reason: metrics.upstream_ejections.labels(replica.name).inc(),
@@ -116,6 +112,19 @@ async def _build_router(settings: Settings, metrics: GatewayMetrics, stack: Asyn
     stack.callback(metrics.registry.unregister, collector)
     await router.start(stack)
     return router
+
+
+def upstream_limits(settings: Settings) -> UpstreamLimits:
+    """The upstream client's deadlines and size limits, from `llm.*`."""
+    llm = settings.llm
+    return UpstreamLimits(
+        first_byte_timeout_s=llm.first_byte_timeout_s,
+        chunk_timeout_s=llm.chunk_timeout_s,
+        total_timeout_s=llm.total_timeout_s,
+        max_sse_line_bytes=llm.max_sse_line_bytes,
+        max_sse_event_bytes=llm.max_sse_event_bytes,
+        max_body_bytes=llm.max_response_bytes,
+    )
 
 
 async def build_llm_service(

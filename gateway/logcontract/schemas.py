@@ -44,6 +44,7 @@ PREDICTION_LOG_SCHEMA = pa.schema(
     [
         pa.field("ts", TS_TYPE, nullable=False),
         pa.field("request_id", pa.string(), nullable=False),
+        pa.field("client_request_id", pa.string()),  # the client's x-request-id, kept apart from ours
         pa.field("trace_id", pa.string()),
         pa.field("tenant", pa.string(), nullable=False),
         pa.field("customer_id", pa.string()),

@@ -12,23 +12,28 @@ the time to first token.
     >>> span_name("chat", "m"), attrs["gen_ai.request.stream"]
     ('chat m', True)
 
-Prompt and completion content (`gen_ai.input.messages`, `gen_ai.output.messages`) is opt-in: call the
-`*_messages_attribute` functions only when `tracing.capture_content` is on. They record the JSON string
-form the convention allows on spans, one text part per message, with long text cut to `max_chars`.
+Prompt and completion content (`gen_ai.input.messages`, `gen_ai.output.messages`) is opt-in and lives in
+gateway/tracing/content.py (re-exported here).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from opentelemetry.util.types import AttributeValue
 
-from gateway.tracing.redact import redact as redact_text
+from gateway.tracing.content import (
+    MAX_CONTENT_CHARS,
+    MAX_CONTENT_TOTAL_CHARS,
+    input_messages_attribute,
+    output_messages_attribute,
+)
 
 __all__ = [
+    "MAX_CONTENT_CHARS",
+    "MAX_CONTENT_TOTAL_CHARS",
     "TENANT_ATTRIBUTE",
     "Operation",
     "churn_inference_attributes",
@@ -45,8 +50,6 @@ Attributes = dict[str, AttributeValue]
 
 # Our own namespace for the tenant: it is not the end user (`user.id`), which is the OpenAI `user` field.
 TENANT_ATTRIBUTE = "modelgate.tenant"
-MAX_CONTENT_CHARS = 16_384
-_TRUNCATED = "…[truncated]"
 
 
 def span_name(operation: Operation, model: str | None) -> str:
@@ -183,107 +186,6 @@ def churn_inference_attributes(model_version: str, score: float, predicted_class
         "modelgate.churn.score": float(score),
         "modelgate.churn.prediction": predicted_class,
     }
-
-
-def input_messages_attribute(
-    payload: Mapping[str, Any], redact: bool, *, max_chars: int = MAX_CONTENT_CHARS
-) -> Attributes:
-    """`gen_ai.input.messages` as a JSON string: chat `messages`, or a completion `prompt` as one user
-    message. Empty dict when the payload has neither in a usable shape."""
-    messages: list[dict[str, Any]] = []
-    raw = payload.get("messages")
-    if isinstance(raw, list):
-        for message in raw:
-            if isinstance(message, Mapping):
-                messages.append(_chat_message(message, redact, max_chars))
-    else:
-        prompt = payload.get("prompt")
-        prompts = [prompt] if isinstance(prompt, str) else prompt if isinstance(prompt, list) else []
-        texts = [p for p in prompts if isinstance(p, str)]
-        if texts:
-            parts = [_text_part(t, redact, max_chars) for t in texts]
-            messages.append({"role": "user", "parts": parts})
-    if not messages:
-        return {}
-    return {"gen_ai.input.messages": json.dumps(messages, ensure_ascii=False)}
-
-
-def output_messages_attribute(
-    text: str, finish_reason: str | None, redact: bool, *, max_chars: int = MAX_CONTENT_CHARS
-) -> Attributes:
-    """`gen_ai.output.messages` as a JSON string: one assistant message. The schema requires a finish
-    reason; a stream that ended without one was cut off, recorded as `error`."""
-    message = {
-        "role": "assistant",
-        "parts": [_text_part(text, redact, max_chars)],
-        "finish_reason": finish_reason or "error",
-    }
-    return {"gen_ai.output.messages": json.dumps([message], ensure_ascii=False)}
-
-
-def _chat_message(message: Mapping[str, Any], redact: bool, max_chars: int) -> dict[str, Any]:
-    role = message.get("role")
-    out: dict[str, Any] = {"role": role if isinstance(role, str) else "user", "parts": []}
-    parts: list[dict[str, Any]] = out["parts"]
-    content = message.get("content")
-    if role == "tool":
-        response = content if isinstance(content, str) else _joined_text(content)
-        part: dict[str, Any] = {"type": "tool_call_response", "response": _clip(response, redact, max_chars)}
-        if isinstance(message.get("tool_call_id"), str):
-            part["id"] = message["tool_call_id"]
-        parts.append(part)
-    elif isinstance(content, str):
-        parts.append(_text_part(content, redact, max_chars))
-    elif isinstance(content, list):
-        for item in content:
-            if not isinstance(item, Mapping):
-                continue
-            kind = item.get("type")
-            if kind == "text" and isinstance(item.get("text"), str):
-                parts.append(_text_part(item["text"], redact, max_chars))
-            elif isinstance(kind, str):
-                # Images, audio, files: the part's kind only. Their bytes or URLs are no use in a trace
-                # and may be large or private.
-                parts.append({"type": kind})
-    tool_calls = message.get("tool_calls")
-    if isinstance(tool_calls, list):
-        for call in tool_calls:
-            function = call.get("function") if isinstance(call, Mapping) else None
-            if isinstance(function, Mapping) and isinstance(function.get("name"), str):
-                arguments = function.get("arguments")
-                parts.append(
-                    {
-                        "type": "tool_call",
-                        "id": call.get("id") if isinstance(call.get("id"), str) else None,
-                        "name": function["name"],
-                        "arguments": _clip(arguments, redact, max_chars)
-                        if isinstance(arguments, str)
-                        else None,
-                    }
-                )
-    if isinstance(message.get("name"), str):
-        out["name"] = message["name"]
-    return out
-
-
-def _text_part(text: str, redact: bool, max_chars: int) -> dict[str, Any]:
-    return {"type": "text", "content": _clip(text, redact, max_chars)}
-
-
-def _clip(text: str, redact: bool, max_chars: int) -> str:
-    # Redact before cutting: a cut through an e-mail address or card number would leave a fragment
-    # the patterns no longer recognise.
-    if redact:
-        text = redact_text(text)
-    return text if len(text) <= max_chars else text[:max_chars] + _TRUNCATED
-
-
-def _joined_text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(
-            p["text"] for p in content if isinstance(p, Mapping) and isinstance(p.get("text"), str)
-        )
-    return ""
 
 
 def _int(value: Any) -> int | None:

@@ -15,6 +15,6 @@ Modules (this package imports nothing on its own; Evidently loads only inside a 
 - `settings`   the `monitoring.drift` config section
 - `errors`     `DriftInputError`
 
-The window reader shared with the label jobs is `monitoring.log_window`; progress and notes on stderr come
-from `monitoring.progress`, argument parsing from `adapters.cli_args`.
+The window reader shared with the label jobs is `gateway.logcontract.window`; progress and notes on stderr
+come from `monitoring.progress`, argument parsing from `adapters.cli_args`.
 """

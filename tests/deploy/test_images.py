@@ -71,7 +71,7 @@ def test_the_gateway_binds_every_interface_through_config_and_serves_by_default(
     assert "MODELGATE_SERVER__HOST=0.0.0.0" in env
     cmd = [args for word, args in steps if word == "CMD"][-1]
     assert cmd == '["modelgate", "serve"]'  # no --host flag: the config decides
-    assert ("EXPOSE", "8000") in steps
+    assert ("EXPOSE", "8000 9464") in steps  # the API and the metrics listener (server.metrics_port)
     healthcheck = next(args for word, args in steps if word == "HEALTHCHECK")
     assert "/healthz" in healthcheck
 

@@ -84,6 +84,8 @@ def test_the_configmap_is_a_valid_production_config(docs: list[dict[str, Any]]) 
     assert settings.mode == "production" and settings.server.host == "0.0.0.0"
     assert settings.budgets.backend == "redis"  # replicas share one ledger
     assert settings.tracing.enabled == "auto"
+    # /metrics (every tenant's spend) is on its own listener, not on the API port.
+    assert settings.server.metrics_port not in (None, settings.server.port)
 
 
 @pytest.mark.parametrize("docs", [BASE, FLEET], ids=["base", "fleet"])
@@ -107,7 +109,13 @@ def test_the_gateway_pod(docs: list[dict[str, Any]]) -> None:
     assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     (monitor,) = _by_kind(docs, "ServiceMonitor")
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
+    # Prometheus scrapes the metrics listener (server.metrics_port), a port the pod and the Service name.
+    ports = {p["name"]: p for p in service["spec"]["ports"]}
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "metrics" and ports["metrics"]["targetPort"] == "metrics"
+    settings = Settings(**yaml.safe_load(_by_kind(docs, "ConfigMap")[0]["data"]["modelgate.yaml"]))
+    exposed = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert exposed["metrics"] == settings.server.metrics_port and exposed["http"] == settings.server.port
 
 
 def test_the_fleet_runs_several_spread_pods_from_the_registry() -> None:

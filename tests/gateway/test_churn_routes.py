@@ -112,7 +112,7 @@ def test_malformed_json_and_oversized_bodies(gateway: tuple[httpx.Client, Settin
         content=b'{"tenure_months": 4,',
         headers={**ACME, "content-type": "application/json"},
     )
-    assert r.status_code == 422 and "JSON" in r.json()["error"]["message"]
+    assert r.status_code == 400 and "JSON" in r.json()["error"]["message"]
     big = b'{"pad": "' + b"x" * (settings.server.max_body_bytes + 10) + b'"}'
     r = client.post("/v1/churn/predict", content=big, headers={**ACME, "content-type": "application/json"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"

@@ -162,3 +162,14 @@ def test_the_starter_config_leaves_tracing_to_the_otel_environment(tmp_path: Pat
     )
     assert not off.enabled
     assert on.enabled and on.traces_endpoint == "http://collector:4318/v1/traces"
+
+
+def test_init_production_writes_a_config_that_starts_in_production(tmp_path: Path) -> None:
+    cfg = tmp_path / "modelgate.yaml"
+    assert main(["init", "--production", "--config", str(cfg)]) == 0
+    text = cfg.read_text()
+    assert "development_key" not in text
+    settings = load_settings(cfg)
+    assert settings.mode == "production"
+    assert settings.server.metrics_port is not None and settings.server.metrics_port != settings.server.port
+    assert settings.server.docs_enabled is False

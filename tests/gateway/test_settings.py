@@ -88,3 +88,24 @@ def test_configuration_reference_lists_every_field() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     missing = [name for name, _ in _all_fields(Settings) if f"`{name}`" not in doc]
     assert missing == []
+
+
+def test_production_refuses_metrics_open_on_the_api_port(tmp_path: Path) -> None:
+    cfg = tmp_path / "modelgate.yaml"
+    cfg.write_text("mode: production\n")
+    with pytest.raises(ConfigError, match=r"server\.metrics_port"):
+        load_settings(cfg)
+    cfg.write_text("mode: production\nserver: {metrics_port: 9464}\n")
+    assert load_settings(cfg).server.metrics_port == 9464
+    cfg.write_text(f"mode: production\nserver: {{metrics_token_sha256: {'a' * 64}}}\n")
+    assert load_settings(cfg).server.metrics_token_sha256 == "a" * 64
+    cfg.write_text("server: {port: 8000, metrics_port: 8000}\n")
+    with pytest.raises(ConfigError, match="must differ"):
+        load_settings(cfg)
+
+
+def test_the_old_first_token_timeout_name_still_loads(tmp_path: Path) -> None:
+    cfg = tmp_path / "modelgate.yaml"
+    cfg.write_text("llm: {first_token_timeout_s: 7.5}\n")
+    settings = load_settings(cfg)
+    assert settings.llm.first_byte_timeout_s == 7.5

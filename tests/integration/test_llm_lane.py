@@ -158,7 +158,7 @@ def test_upstream_errors_reach_the_client_openai_shaped(
 
 
 def test_unreachable_upstream_is_503_and_a_hang_is_504(make_settings: Callable[..., Settings]) -> None:
-    with llm_stack(make_settings, llm={"first_token_timeout_s": 0.5, "total_timeout_s": 1.0}) as stack:
+    with llm_stack(make_settings, llm={"first_byte_timeout_s": 0.5, "total_timeout_s": 1.0}) as stack:
         stack.set_faults(hang_rate=1.0)
         r = httpx.post(
             f"{stack.gateway_url}/v1/chat/completions",

@@ -133,7 +133,8 @@ def test_sigterm_during_load_loses_no_logged_prediction(tmp_path: Path, churn_ar
 
 def test_production_mode_refuses_a_missing_model_with_one_line(tmp_path: Path) -> None:
     cfg = _config(tmp_path, tmp_path / "no-model-here")
-    cfg.write_text("mode: production\n" + cfg.read_text())
+    # /metrics behind a token, as production requires (docs/api.md, "Operations").
+    cfg.write_text(f"mode: production\nserver: {{metrics_token_sha256: {'a' * 64}}}\n" + cfg.read_text())
     done = subprocess.run(
         [sys.executable, "-m", "gateway.cli", "serve", "--config", str(cfg)],
         cwd=REPO,

@@ -13,6 +13,7 @@ from adapters.vllm.sim.app import create_sim_app
 from adapters.vllm.sim.config import SimConfig
 from gateway.app import create_app
 from gateway.settings import Settings
+from gateway.tracing.setup import Tracing
 from support.servers import uvicorn_thread
 
 MODEL = "sim-llama-3-8b"
@@ -30,7 +31,11 @@ class LLMStack:
 
 @contextlib.contextmanager
 def llm_stack(
-    make_settings: Callable[..., Settings], *, sim: SimConfig | None = None, **overrides: Any
+    make_settings: Callable[..., Settings],
+    *,
+    sim: SimConfig | None = None,
+    tracing_obj: Tracing | None = None,
+    **overrides: Any,
 ) -> Iterator[LLMStack]:
     sim_config = sim or SimConfig(ttft_ms=2, itl_ms=1, tokens=8, seed=1)
     with uvicorn_thread(create_sim_app(sim_config), ready_path="/health") as sim_url:
@@ -41,5 +46,5 @@ def llm_stack(
             **overrides.pop("llm", {}),
         }
         settings = make_settings(llm=llm, **overrides)
-        with uvicorn_thread(create_app(settings)) as gateway_url:
+        with uvicorn_thread(create_app(settings, tracing=tracing_obj)) as gateway_url:
             yield LLMStack(gateway_url, sim_url, settings)

@@ -37,13 +37,15 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[Any] | Non
 
 
 @contextlib.contextmanager
-def uvicorn_thread(app: Any, *, ready_path: str = "/healthz") -> Iterator[str]:
-    """Serve an ASGI app under uvicorn in a thread; yields its base URL; stops it gracefully."""
+def uvicorn_thread(app: Any, *, ready_path: str = "/healthz", **config: Any) -> Iterator[str]:
+    """Serve an ASGI app under uvicorn in a thread; yields its base URL; stops it gracefully.
+
+    `config` adds uvicorn.Config options (the gateway's own limits: gateway.slow_clients.uvicorn_limits).
+    """
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
+    options: dict[str, Any] = {"log_level": "warning", "access_log": False, "lifespan": "on", **config}
+    config_ = uvicorn.Config(app, host="127.0.0.1", port=port, **options)
+    server = uvicorn.Server(config_)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
