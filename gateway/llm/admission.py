@@ -38,7 +38,7 @@ from gateway.errors import (
     ModelNotFound,
     RateLimitExceeded,
 )
-from gateway.llm.protocol import LLMRequest
+from gateway.llm.wire import LLMRequest
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit.limiter import Ticket
 from gateway.routing.router import Router
