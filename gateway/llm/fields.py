@@ -27,11 +27,10 @@ vLLM `vllm/entrypoints/openai/{chat_completion,completion}/protocol.py`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
 
-__all__ = ["DEFAULT_VLLM_EXTENSIONS", "FieldPolicy", "Operation"]
+from gateway.tracing.genai import Operation
 
-Operation = Literal["chat", "text_completion"]
+__all__ = ["DEFAULT_VLLM_EXTENSIONS", "FieldPolicy"]
 
 _OPENAI_CHAT = frozenset(
     {

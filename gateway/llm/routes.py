@@ -35,9 +35,10 @@ from gateway.llm.salt import tenant_cache_salt
 from gateway.llm.service import LLMService
 from gateway.llm.spend import budget_view
 from gateway.llm.upstream_errors import to_gateway_error
-from gateway.llm.wire import Operation, parse_llm_request
+from gateway.llm.wire import parse_llm_request
 from gateway.services import Services
 from gateway.tracing.context import current_trace_id, inject_headers
+from gateway.tracing.genai import Operation
 
 __all__ = ["install_llm_routes", "router"]
 
