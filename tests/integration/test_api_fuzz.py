@@ -31,6 +31,8 @@ from support.llm_stack import LLMStack, llm_stack
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 AUTH = {"Authorization": f"Bearer {DEV_KEY}"}
+ADMIN_KEY = "mg-admin-fuzz-0123456789abcdef"
+ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 MIN_CASES = 5000
 # Per operation and mode; operations with nothing to vary stop after their few distinct cases.
 SCHEMA_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 150))
@@ -52,6 +54,7 @@ class Tally:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, churn_artifact: Any) -> Iterator[LLMStack]:
+    from gateway.auth import hash_key
     from gateway.settings import Settings
 
     data = tmp_path_factory.mktemp("fuzz")
@@ -67,7 +70,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, churn_artifact: Any) -> Iter
         )
 
     sim = SimConfig(ttft_ms=0, itl_ms=0, tokens=4, seed=3)
-    with llm_stack(make_settings, sim=sim) as running:
+    with llm_stack(make_settings, sim=sim, admin={"key_sha256": [hash_key(ADMIN_KEY)]}) as running:
         yield running
 
 
@@ -84,6 +87,10 @@ def _schema_cases(stack: LLMStack, tally: Tally) -> None:
         "/v1/budget",
         "/v1/models",
         "/readyz",
+        "/admin/v1/tenants",
+        "/admin/v1/tenants/{name}",
+        "/admin/v1/tenants/{name}/keys",
+        "/admin/v1/keys/{key_id}",
     }
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -99,7 +106,8 @@ def _schema_cases(stack: LLMStack, tally: Tally) -> None:
             @given(case=strategy, with_key=st.sampled_from([True, True, True, False]))
             def call(case: Any, with_key: bool) -> None:
                 if with_key:  # over any Authorization schemathesis generated from the security scheme
-                    case.headers = {**(case.headers or {}), **AUTH}
+                    admin = case.path.startswith("/admin/")
+                    case.headers = {**(case.headers or {}), **(ADMIN_AUTH if admin else AUTH)}
                 body = case.body if not isinstance(case.body, bytes) else case.body[:300]
                 what = f"{case.method} {case.formatted_path} query={case.query!r:.200} body={body!r:.600}"
                 try:

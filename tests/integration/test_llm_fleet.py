@@ -294,6 +294,10 @@ def test_fallback_serves_when_every_replica_is_out_then_503_names_the_model(
         r = httpx.post(f"{f.gateway_url}/v1/chat/completions", json=big, headers=auth, timeout=10)
         assert r.status_code == 429 and r.json()["error"]["code"] == "budget_exceeded"
 
+        ready = httpx.get(f"{f.gateway_url}/readyz", timeout=10).json()
+        assert ready["status"] == "ready" and ready["degraded"] == []
+        assert ready["checks"]["llm_fleet"] == {"ready": True, "healthy_replicas": {LLAMA: 1, QWEN: 1}}
+
         f.sims["llama-a"].kill()
         results = asyncio.run(_load(f.gateway_url, _plan("fallback", 40, qwen_every=1000), 8))
         assert [r.error for r in results if not r.ok] == []
@@ -324,3 +328,13 @@ def test_fallback_serves_when_every_replica_is_out_then_503_names_the_model(
             r = httpx.post(f"{f.gateway_url}/v1/chat/completions", json=body, headers=auth, timeout=10)
             assert r.status_code == 503 and named in r.json()["error"]["message"], r.text
         assert f.healthy("llama-a") is False
+        # No replica left: /readyz says so, but stays 200 (the churn lane still serves; docs/api.md).
+        r = httpx.get(f"{f.gateway_url}/readyz", timeout=10)
+        assert r.status_code == 200 and r.json()["status"] == "degraded", r.text
+        assert r.json()["degraded"] == ["llm_fleet"] and r.json()["not_ready"] == []
+        fleet_check = r.json()["checks"]["llm_fleet"]
+        assert fleet_check == {
+            "ready": False,
+            "reason": "no_healthy_replica",
+            "healthy_replicas": {LLAMA: 0, QWEN: 0},
+        }
