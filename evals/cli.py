@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from monitoring.cli_args import OneLineParser, UsageError, positive_int
+from adapters.cli_args import OneLineParser, UsageError, positive_int
 
 __all__ = ["build_parser", "main"]
 

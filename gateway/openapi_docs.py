@@ -2,7 +2,7 @@
 
 The completion routes are plain Starlette routes (gateway/llm/routes.py says why), so FastAPI does not
 see them; their request bodies are documented here with pydantic models used only for the document —
-the gateway's own parser (gateway/llm/protocol.py) is what validates them, and it lets through the
+the gateway's own parser (gateway/llm/wire.py) is what validates them, and it lets through the
 fields it does not model, as vLLM accepts many. Every `/v1/*` operation declares the bearer key and the
 OpenAI-shaped error responses it can give, so a schema-driven tester (schemathesis) can call them all.
 

@@ -38,6 +38,8 @@ from typing import Any
 
 from croniter import CroniterBadCronError, CroniterBadDateError, CroniterNotAlphaError, croniter
 
+from adapters.cli_args import OneLineParser, parse_or_exit_code
+
 __all__ = ["CronError", "CronSpec", "Job", "Scheduler", "main", "next_fire", "parse_cron", "parse_schedule"]
 
 log = logging.getLogger("modelgate.schedule")
@@ -223,9 +225,7 @@ class Scheduler:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="modelgate schedule", description="Run the configured jobs on cron schedules."
-    )
+    p = OneLineParser(prog="modelgate schedule", description="Run the configured jobs on cron schedules.")
     p.add_argument("--config", help="modelgate.yaml (default $MODELGATE_CONFIG, then ./modelgate.yaml)")
     p.add_argument(
         "--once", metavar="JOBNAME", help="run this job now, in the foreground, and exit with its code"
@@ -249,10 +249,9 @@ def _dry_run(jobs: Sequence[Job], config_path: Path, now: datetime) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     from monitoring.config import ConfigFileError, load_monitoring_config
 
-    try:
-        args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit as exc:
-        return 0 if exc.code == 0 else 2
+    args = parse_or_exit_code(_parser(), argv)
+    if isinstance(args, int):  # a usage error (2, its one line printed) or --help (0)
+        return args
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         cfg = load_monitoring_config(args.config)

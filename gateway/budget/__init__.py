@@ -1,6 +1,6 @@
 """Per-tenant LLM spend: token pricing, and a ledger that holds a request's worst-case cost before it runs.
 
-    from gateway.budget import Budget, BudgetExceeded, Price, create_ledger, estimate_input_tokens
+    from gateway.budget import Budget, BudgetWouldBeExceeded, Price, create_ledger, estimate_input_tokens
 
 `pricing` holds the pure cost arithmetic, `ledger` the `SpendLedger` Protocol and its types and errors,
 `windows` the UTC day/month keys, `sqlite_store` (on a `serial_thread`) and `redis_store` the two stores,
@@ -11,7 +11,7 @@ Importing this package opens nothing and starts nothing; `redis` is imported onl
 from gateway.budget.factory import create_ledger
 from gateway.budget.ledger import (
     Budget,
-    BudgetExceeded,
+    BudgetWouldBeExceeded,
     LedgerError,
     LedgerUnavailable,
     Reservation,
@@ -23,7 +23,7 @@ from gateway.budget.pricing import Price, cost_usd, estimate_input_tokens, worst
 
 __all__ = [
     "Budget",
-    "BudgetExceeded",
+    "BudgetWouldBeExceeded",
     "LedgerError",
     "LedgerUnavailable",
     "Price",

@@ -3,7 +3,7 @@
 The LLM route holds budget BEFORE it calls the upstream and settles after, so concurrent requests cannot
 overspend (the usual check-then-bill-after gateway lets N requests all pass the check at once):
 
-    # may raise BudgetExceeded:
+    # may raise BudgetWouldBeExceeded:
     reservation = await ledger.reserve(tenant, worst_case_usd, budget, now=clock())
     try:
         usage = await call_upstream(...)
@@ -31,8 +31,8 @@ later (`EXPIRED_GRACE_S`); a settle after that is ignored, like a second settle 
 Errors (raised by every ledger):
 
     LedgerError
-    ├── BudgetExceeded     the request could push the tenant over a hard limit → HTTP 429 `budget_exceeded`
-    └── LedgerUnavailable  the store is unreachable or stayed locked too long  → HTTP 503
+    ├── BudgetWouldBeExceeded  the request would take the tenant past a hard limit → 429 `budget_exceeded`
+    └── LedgerUnavailable      the store is unreachable or stayed locked too long  → 503
 
 Money is kept in whole nano-dollars (1e-9 USD) inside the stores, so sums are exact and the limit check does
 not drift with floating-point error; the API speaks float USD.
@@ -48,7 +48,7 @@ from typing import Literal, Protocol
 __all__ = [
     "EXPIRED_GRACE_S",
     "Budget",
-    "BudgetExceeded",
+    "BudgetWouldBeExceeded",
     "LedgerError",
     "LedgerUnavailable",
     "Reservation",
@@ -143,7 +143,7 @@ class LedgerError(Exception):
     """Base of every error a spend ledger raises."""
 
 
-class BudgetExceeded(LedgerError):
+class BudgetWouldBeExceeded(LedgerError):
     """Reserving `requested_usd` could push `tenant` over its `window` limit; nothing was reserved."""
 
     def __init__(
@@ -159,7 +159,7 @@ class BudgetExceeded(LedgerError):
             f"spent or held ${spent_usd:.6f}, this request may cost up to ${requested_usd:.6f}"
         )
 
-    def __reduce__(self) -> tuple[type[BudgetExceeded], tuple[str, Window, float, float, float]]:
+    def __reduce__(self) -> tuple[type[BudgetWouldBeExceeded], tuple[str, Window, float, float, float]]:
         # Keeps the exception picklable (multiprocessing workers, process pools).
         args = (self.tenant, self.window, self.limit_usd, self.spent_usd, self.requested_usd)
         return (type(self), args)
@@ -173,7 +173,7 @@ class SpendLedger(Protocol):
     """Where per-tenant spend is held and committed. `SqliteLedger` and `RedisLedger` implement it."""
 
     async def reserve(self, tenant: str, amount_usd: float, budget: Budget, *, now: datetime) -> Reservation:
-        """Atomically check both windows and hold `amount_usd`; raise `BudgetExceeded` naming the window.
+        """Atomically check both windows and hold `amount_usd`, or raise `BudgetWouldBeExceeded` naming one.
 
         If the calling task is cancelled mid-call, a hold the store may already have made is released.
         """

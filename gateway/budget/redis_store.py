@@ -42,7 +42,7 @@ from redis.exceptions import RedisError
 from gateway.budget.ledger import (
     EXPIRED_GRACE_S,
     Budget,
-    BudgetExceeded,
+    BudgetWouldBeExceeded,
     LedgerUnavailable,
     Reservation,
     SpendSnapshot,
@@ -226,7 +226,7 @@ class RedisLedger:
             window = cast(Window, status)
             limit = budget.daily_usd if window == "daily" else budget.monthly_usd
             assert limit is not None  # the script refuses only on a window that has a limit
-            raise BudgetExceeded(tenant, window, limit, from_nano(int(result[1])), from_nano(amount))
+            raise BudgetWouldBeExceeded(tenant, window, limit, from_nano(int(result[1])), from_nano(amount))
         return reservation
 
     async def settle(self, reservation: Reservation, actual_usd: float) -> None:

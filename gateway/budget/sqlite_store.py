@@ -34,7 +34,7 @@ from typing import TypeVar
 from gateway.budget.ledger import (
     EXPIRED_GRACE_S,
     Budget,
-    BudgetExceeded,
+    BudgetWouldBeExceeded,
     LedgerUnavailable,
     Reservation,
     SpendSnapshot,
@@ -212,7 +212,7 @@ class SqliteLedger:
             raise
         if refusal is not None:
             window, limit, spent = refusal
-            raise BudgetExceeded(tenant, window, from_nano(limit), from_nano(spent), from_nano(amount))
+            raise BudgetWouldBeExceeded(tenant, window, from_nano(limit), from_nano(spent), from_nano(amount))
         return Reservation(id=rid, tenant=tenant, amount_usd=from_nano(amount), day_key=day, month_key=month)
 
     async def settle(self, reservation: Reservation, actual_usd: float) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from gateway.churn.protocol import ChurnBatchRequest, ChurnBatchResponse, ChurnPrediction, ChurnPredictRequest
 from gateway.churn.serving import ChurnServing
+from gateway.churn.wire import ChurnBatchRequest, ChurnBatchResponse, ChurnPrediction, ChurnPredictRequest
 from gateway.deps import ClientRequestIdDep, RequestIdDep, ServicesDep, TenantDep
 from gateway.errors import InvalidRequest, ServiceNotReady
 from gateway.json_body import StrictJSONRoute

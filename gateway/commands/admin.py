@@ -7,10 +7,10 @@ takes the new key on SIGHUP (or at its next start).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
+from adapters.cli_args import OneLineParser, parse_or_exit_code
 from gateway.auth import hash_key, new_api_key
 from gateway.configedit import edit_config
 from gateway.configfile import ConfigFileError, locate_config
@@ -37,11 +37,13 @@ def _append_hash(digest: str) -> Any:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="modelgate admin", description=__doc__)
+    parser = OneLineParser(prog="modelgate admin", description=__doc__)
     sub = parser.add_subparsers(dest="action", required=True)
     create = sub.add_parser("create-key", help="create an admin API key and print it once")
     create.add_argument("--config", help="config file (default: $MODELGATE_CONFIG or ./modelgate.yaml)")
-    args = parser.parse_args(argv)
+    args = parse_or_exit_code(parser, argv)
+    if isinstance(args, int):  # a usage error (2, its one line printed) or --help (0)
+        return args
     path = locate_config(args.config)
     key = new_api_key()
     try:

@@ -7,12 +7,12 @@ interactive docs off.
 
 from __future__ import annotations
 
-import argparse
 import os
 import secrets
 import sys
 from pathlib import Path
 
+from adapters.cli_args import OneLineParser, parse_or_exit_code
 from gateway.configfile import locate_config
 
 __all__ = ["DEFAULT_SIM_MODEL", "main", "render_starter_config"]
@@ -137,7 +137,7 @@ def render_starter_config(
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="modelgate init", description=__doc__)
+    parser = OneLineParser(prog="modelgate init", description=__doc__)
     parser.add_argument("--config", help="where to write (default: $MODELGATE_CONFIG or ./modelgate.yaml)")
     parser.add_argument("--data-dir", default="data", help="data folder, relative to the config file")
     parser.add_argument("--llm-upstream", metavar="URL", help="OpenAI-compatible upstream base URL (…/v1)")
@@ -146,7 +146,9 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="a production starter: no development key, /metrics on its own listener, docs off",
     )
-    args = parser.parse_args(argv)
+    args = parse_or_exit_code(parser, argv)
+    if isinstance(args, int):  # a usage error (2, its one line printed) or --help (0)
+        return args
     path = locate_config(args.config)
     if path.exists():
         print(f"modelgate init: {path} already exists; not overwriting it", file=sys.stderr)

@@ -17,6 +17,8 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from adapters.cli_args import OneLineParser, parse_or_exit_code
+
 __all__ = ["main"]
 
 PROG = "modelgate logs"
@@ -31,7 +33,7 @@ def _timestamp(value: str) -> datetime:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Maintain the Parquet request logs.")
+    p = OneLineParser(prog=PROG, description="Maintain the Parquet request logs.")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compact", help="rewrite closed periods into few large files; apply retention")
     c.add_argument("--config", help="modelgate.yaml (default $MODELGATE_CONFIG, then ./modelgate.yaml)")
@@ -47,10 +49,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2, argparse printed one line)
-        return int(exc.code or 0)
+    args = parse_or_exit_code(_parser(), argv)
+    if isinstance(args, int):  # a usage error (2, its one line printed) or --help (0)
+        return args
     from gateway.settings import ConfigError, load_settings
 
     try:

@@ -7,10 +7,10 @@ at one: a model trained on synthetic data must never answer real customers by ac
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
+from adapters.cli_args import OneLineParser, parse_or_exit_code, port_number
 from gateway.configfile import locate_config
 from gateway.settings import ConfigError, Settings, load_settings
 
@@ -58,12 +58,14 @@ def _ready_line(settings: Settings, host: str, port: int) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="modelgate serve", description=__doc__)
+    parser = OneLineParser(prog="modelgate serve", description=__doc__)
     parser.add_argument("--config", help="config file (default: $MODELGATE_CONFIG or ./modelgate.yaml)")
     parser.add_argument("--host", help="overrides server.host")
-    parser.add_argument("--port", type=int, help="overrides server.port")
+    parser.add_argument("--port", type=port_number, help="overrides server.port")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    args = parser.parse_args(argv)
+    args = parse_or_exit_code(parser, argv)
+    if isinstance(args, int):  # a usage error (2, its one line printed) or --help (0)
+        return args
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.cli_args import OneLineParser, parse_or_exit_code
 from gateway.settings import ConfigError, Settings, load_settings
 from gateway.tenancy.records import (
     LANES,
@@ -205,9 +206,7 @@ _Action = Callable[[TenantStore, argparse.Namespace, Settings], Awaitable[str]]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=_PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = OneLineParser(prog=_PROG, description=__doc__)
     sub = parser.add_subparsers(dest="action", required=True)
 
     def command(name: str, action: _Action, help_: str) -> argparse.ArgumentParser:
@@ -235,7 +234,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = parse_or_exit_code(_parser(), argv)
+    if isinstance(args, int):  # a usage error (2, its one line printed) or --help (0)
+        return args
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:

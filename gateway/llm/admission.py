@@ -27,8 +27,7 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from gateway.auth import Tenant
-from gateway.budget.ledger import Budget, LedgerUnavailable, Reservation, SpendLedger
-from gateway.budget.ledger import BudgetExceeded as LedgerBudgetExceeded
+from gateway.budget.ledger import Budget, BudgetWouldBeExceeded, LedgerUnavailable, Reservation, SpendLedger
 from gateway.budget.pricing import Price, estimate_input_tokens, worst_case_cost
 from gateway.budget.windows import window_ends
 from gateway.errors import (
@@ -38,7 +37,7 @@ from gateway.errors import (
     ModelNotFound,
     RateLimitExceeded,
 )
-from gateway.llm.protocol import LLMRequest
+from gateway.llm.wire import LLMRequest
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit.limiter import Ticket
 from gateway.routing.router import Router
@@ -215,7 +214,7 @@ class Admission:
             return await self.ledger.reserve(
                 tenant.name, amount, Budget(tenant.daily_usd, tenant.monthly_usd), now=now
             )
-        except LedgerBudgetExceeded as exc:
+        except BudgetWouldBeExceeded as exc:
             window = _WINDOW_LABEL[exc.window]
             self.metrics.budget_refusals.labels(self.metrics.tenant_label(tenant.name), window).inc()
             self._count_refusal(tenant, model_label)

@@ -18,7 +18,7 @@ Not on the default list, and why (an operator may still add some of them):
   chunks (gateway/llm/accounting.py `estimate_usage`), which would then count too few.
 
 Fields that set how much is generated (`n`, `best_of`, `max_tokens`, `max_completion_tokens`, `prompt`,
-`stream`, `stream_options`) are read and rewritten by `gateway.llm.protocol`, never passed blindly.
+`stream`, `stream_options`) are read and rewritten by `gateway.llm.wire`, never passed blindly.
 Specs: https://platform.openai.com/docs/api-reference/chat/create,
 https://platform.openai.com/docs/api-reference/completions/create,
 vLLM `vllm/entrypoints/openai/{chat_completion,completion}/protocol.py`.
@@ -27,11 +27,10 @@ vLLM `vllm/entrypoints/openai/{chat_completion,completion}/protocol.py`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
 
-__all__ = ["DEFAULT_VLLM_EXTENSIONS", "FieldPolicy", "Operation"]
+from gateway.tracing.genai import Operation
 
-Operation = Literal["chat", "text_completion"]
+__all__ = ["DEFAULT_VLLM_EXTENSIONS", "FieldPolicy"]
 
 _OPENAI_CHAT = frozenset(
     {

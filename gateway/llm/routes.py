@@ -30,14 +30,15 @@ from gateway.llm.admission import Call
 from gateway.llm.body import check_content_type
 from gateway.llm.complete import call_until_disconnect, complete_once
 from gateway.llm.outcome import CLIENT_CLOSED, Outcome
-from gateway.llm.protocol import Operation, parse_llm_request
 from gateway.llm.relay import StreamRelay
 from gateway.llm.salt import tenant_cache_salt
 from gateway.llm.service import LLMService
 from gateway.llm.spend import budget_view
 from gateway.llm.upstream_errors import to_gateway_error
+from gateway.llm.wire import parse_llm_request
 from gateway.services import Services
 from gateway.tracing.context import current_trace_id, inject_headers
+from gateway.tracing.genai import Operation
 
 __all__ = ["install_llm_routes", "router"]
 

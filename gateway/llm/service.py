@@ -27,9 +27,9 @@ from gateway.llm.admission import Admission, Call, TenantConcurrency
 from gateway.llm.fields import FieldPolicy
 from gateway.llm.models_list import fleet_models
 from gateway.llm.outcome import OutcomeRecorder
-from gateway.llm.protocol import Limits, LLMRequest
 from gateway.llm.spend import SpendTracker
 from gateway.llm.upstream_call import Route
+from gateway.llm.wire import Limits, LLMRequest
 from gateway.logcontract.rows import llm_partition
 from gateway.logcontract.schemas import LLM_LOG_SCHEMA
 from gateway.logwriter import ParquetLogWriter

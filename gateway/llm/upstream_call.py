@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 
 from adapters.vllm.errors import UpstreamStreamBroken
-from gateway.llm.protocol import LLMRequest
+from gateway.llm.wire import LLMRequest
 from gateway.metrics import GatewayMetrics
 from gateway.routing.attempts import Lease, call_with_retries
 from gateway.routing.router import Replica, Router

@@ -50,10 +50,10 @@ from gateway.logcontract.schemas import PREDICTION_LOG, LogSpec
 
 __all__ = [
     "LogReadError",
+    "LogWindow",
     "MissingColumnError",
     "ProgressFn",
     "Rows",
-    "Window",
     "list_versions",
     "read_rows",
     "read_window",
@@ -73,7 +73,7 @@ class MissingColumnError(LogReadError):
 
 
 @dataclass(frozen=True)
-class Window:
+class LogWindow:
     """Rows of ONE partition value whose `ts` falls in `[start, end)`.
 
     `n_rows_total` counts that value's rows in the range before sampling; `table.num_rows` is
@@ -286,12 +286,12 @@ def read_window(
     seed: int = 0,
     progress: ProgressFn | None = None,
     spec: LogSpec = PREDICTION_LOG,
-) -> Window:
+) -> LogWindow:
     """Rows of one partition value in `[end - days, end)`, projected to `columns`, sampled to `max_rows`.
 
     `model_version=None` picks the value of the latest row in the window. `columns=None` reads every
     column, including the partition fields. An empty range (or a missing log folder) gives an empty
-    Window, not an error: the caller decides what that means.
+    LogWindow, not an error: the caller decides what that means.
     """
     if max_rows is not None and max_rows < 1:
         raise LogReadError(f"max_rows must be >= 1, got {max_rows}")
@@ -314,7 +314,7 @@ def _read(
     seed: int,
     progress: ProgressFn | None,
     cache: dict[str, FileCensus | None],
-) -> tuple[Window, _Scan]:
+) -> tuple[LogWindow, _Scan]:
     scan = _Scan(log_uri, spec, start, stop, cache)
     seen = scan.counts()
     version = model_version
@@ -325,7 +325,7 @@ def _read(
     empty = _empty(spec, cols)
     files = [c for v, c in scan.census if v == version]
     if total == 0 or version is None:
-        return Window(empty, version, seen, start, stop, 0, False, skipped_files=tuple(scan.skipped)), scan
+        return LogWindow(empty, version, seen, start, stop, 0, False, skipped_files=tuple(scan.skipped)), scan
     kept: list[pa.Table] = []
     from_samples = 0
     covered = 0
@@ -353,7 +353,7 @@ def _read(
             take = np.sort(rng.choice(rows, size=int(n), replace=False)) if n < rows else None
             kept += draw(scan, group, version, cols, take, empty.schema, advanced)
     table = pa.concat_tables(kept).combine_chunks() if kept else empty
-    return Window(
+    return LogWindow(
         table=table,
         model_version=version,
         versions_seen=seen,

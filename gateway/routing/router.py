@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack
 from urllib.parse import urlsplit
 
-from adapters.vllm.client import Upstream
+from adapters.vllm.protocol import Upstream
 from gateway.routing.balancer import choose
 from gateway.routing.config import ReplicaSpec, RoutingSettings
 from gateway.routing.health import ReplicaHealth

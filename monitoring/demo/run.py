@@ -9,7 +9,6 @@ The demo reads prometheus.yml, alerts.yml and the eval suite from the repository
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -21,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from adapters.cli_args import OneLineParser, non_negative_float, parse_or_exit_code, port_number
 from monitoring.demo.stack import MODEL, ROOT, modelgate, running, write_config
 from monitoring.demo.traffic import churn_rows, send_churn, send_llm
 from monitoring.stack.processes import free_port
@@ -163,12 +163,18 @@ def _demo(work: Path, port: int, sim_port: int, linger_s: float) -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="modelgate demo", description=__doc__)
+    parser = OneLineParser(prog="modelgate demo", description=__doc__)
     parser.add_argument("--workdir", help="an empty or new folder (default: a new temporary folder)")
-    parser.add_argument("--port", type=int, default=0, help="gateway port (default: a free one)")
-    parser.add_argument("--sim-port", type=int, default=0, help="simulator port (default: a free one)")
-    parser.add_argument("--linger", type=float, default=0.0, help="keep everything running this many seconds")
-    args = parser.parse_args(argv)
+    parser.add_argument("--port", type=port_number, default=0, help="gateway port (default: a free one)")
+    parser.add_argument(
+        "--sim-port", type=port_number, default=0, help="simulator port (default: a free one)"
+    )
+    parser.add_argument(
+        "--linger", type=non_negative_float, default=0.0, help="keep everything running this many seconds"
+    )
+    args = parse_or_exit_code(parser, argv)
+    if isinstance(args, int):  # a usage error (2, its one line printed) or --help (0)
+        return args
     if not SUITE.exists() or not (ROOT / "alerts.yml").exists():
         print(
             "modelgate demo: run it from a modelgate checkout (needs evals/suites and alerts.yml)",

@@ -16,5 +16,5 @@ Modules (this package imports nothing on its own; Evidently loads only inside a 
 - `errors`     `DriftInputError`
 
 The window reader shared with the label jobs is `gateway.logcontract.window`; progress and notes on stderr
-come from `monitoring.progress`, argument parsing from `monitoring.cli_args`.
+come from `monitoring.progress`, argument parsing from `adapters.cli_args`.
 """

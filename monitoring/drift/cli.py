@@ -12,7 +12,7 @@ self-test: the detector failed its check), 2 bad input or usage, with one line o
 goes to stdout (or `--json FILE`); notes and progress go to stderr. Each data/prediction run publishes a
 job result (`drift_data` / `drift_prediction`, variant = `--against`), a failed one included.
 
-This module imports only the standard library (and monitoring.cli_args, which does too) at import time:
+This module imports only the standard library (and adapters.cli_args, which does too) at import time:
 pandas, pyarrow and above all Evidently (15 s) load after the arguments are parsed, so `--help` and
 usage errors answer at once.
 """
@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitoring.cli_args import iso_datetime, one_line, positive_int
+from adapters.cli_args import OneLineParser, iso_datetime, one_line, parse_or_exit_code, positive_int
 
 if TYPE_CHECKING:
     from gateway.logcontract.job_results import JobMetric, JobRun
@@ -60,7 +60,7 @@ def _check_options(sub: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Data and prediction drift of the churn model.")
+    parser = OneLineParser(prog=PROG, description="Data and prediction drift of the churn model.")
     subs = parser.add_subparsers(dest="command", required=True, metavar="{data,prediction,simulate}")
     data = subs.add_parser("data", help="feature drift of one model version's window")
     _check_options(data)
@@ -236,10 +236,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `modelgate drift`; returns the exit code."""
-    try:
-        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit as exc:  # --help (0) and usage errors (2): argparse has printed its message
-        return exc.code if isinstance(exc.code, int) else 2
+    args = parse_or_exit_code(build_parser(), argv)
+    if isinstance(args, int):  # a usage error (2, its one line printed) or --help (0)
+        return args
     if args.command == "simulate":
         return _simulate(args)
     return _check(args)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from adapters.churn.schema import CATEGORICAL_FEATURES, CATEGORIES, NUMERIC_FEATURES
 from gateway.logcontract.job_results import JobMetric
-from gateway.logcontract.window import LogReadError, ProgressFn, Window, read_window
+from gateway.logcontract.window import LogReadError, LogWindow, ProgressFn, read_window
 from monitoring.config import MonitoringConfig
 from monitoring.drift import engine
 from monitoring.drift.calibrate import Calibration, size_aware
@@ -69,18 +69,18 @@ def _columns(kind: Kind) -> tuple[list[str], list[str]]:
     return [SCORE_COLUMN], []
 
 
-def _read(cfg: MonitoringConfig, settings: DriftSettings, **kwargs: Any) -> Window:
+def _read(cfg: MonitoringConfig, settings: DriftSettings, **kwargs: Any) -> LogWindow:
     try:
         return read_window(cfg.prediction_log_uri, max_rows=settings.max_rows, seed=settings.seed, **kwargs)
     except LogReadError as exc:
         raise DriftInputError(str(exc)) from exc
 
 
-def _span(win: Window) -> str:
+def _span(win: LogWindow) -> str:
     return f"{win.start:%Y-%m-%d %H:%M} to {win.end:%Y-%m-%d %H:%M} UTC"
 
 
-def _seen(win: Window) -> str:
+def _seen(win: LogWindow) -> str:
     return ", ".join(f"{v} ({n:,} rows)" for v, n in sorted(win.versions_seen.items())) or "none"
 
 
@@ -91,7 +91,7 @@ def _current(
     cols: list[str],
     progress: ProgressFn | None,
     say: Callable[[str], None],
-) -> Window:
+) -> LogWindow:
     win = _read(
         cfg,
         settings,
@@ -121,7 +121,7 @@ def _current(
 
 
 def _reference(
-    cfg: MonitoringConfig, settings: DriftSettings, req: DriftRequest, win: Window, cols: list[str]
+    cfg: MonitoringConfig, settings: DriftSettings, req: DriftRequest, win: LogWindow, cols: list[str]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The reference frame and its description for the JSON summary."""
     version = str(win.model_version)

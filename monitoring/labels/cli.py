@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from adapters.cli_args import OneLineParser, UsageError, parse_or_exit_code
 from gateway.logcontract.job_results import JobMetric, JobRun, publish
-from monitoring.cli_args import OneLineParser, UsageError, parse_or_exit_code
 from monitoring.config import ConfigFileError, MonitoringConfig, load_monitoring_config
 from monitoring.labels.parse import LabelColumns, LabelFileError, parse_labels, read_export
 from monitoring.labels.settings import LabelsSettingsError, labels_settings

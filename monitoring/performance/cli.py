@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from monitoring.cli_args import OneLineParser, iso_datetime, one_line, parse_or_exit_code, positive_int
+from adapters.cli_args import OneLineParser, iso_datetime, one_line, parse_or_exit_code, positive_int
 
 if TYPE_CHECKING:
     from monitoring.config import MonitoringConfig

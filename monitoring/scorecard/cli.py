@@ -21,20 +21,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from adapters.cli_args import OneLineParser, parse_or_exit_code, positive_int
+
 __all__ = ["main", "run_month"]
 
 PROG = "modelgate scorecard"
 
 
 def _days(text: str) -> int:
-    value = int(text)
+    value = positive_int(text)
     if not 2 <= value <= 60:
-        raise argparse.ArgumentTypeError(f"--days must be between 2 and 60, got {value}")
+        raise argparse.ArgumentTypeError(f"must be between 2 and 60, got {value}")
     return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Faults injected, time to detect, false alarms.")
+    p = OneLineParser(prog=PROG, description="Faults injected, time to detect, false alarms.")
     p.add_argument("--days", type=_days, default=30, help="length of the simulated month (default 30)")
     p.add_argument("--seed", type=int, action="append", help="seed (repeat for several; default 1)")
     p.add_argument("--json", type=Path, metavar="PATH", help="write the JSON here instead of stdout")
@@ -123,10 +125,9 @@ def _artifact(args: argparse.Namespace, tmp: Path) -> Path | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 2
+    args = parse_or_exit_code(build_parser(), argv)
+    if isinstance(args, int):  # a usage error (2, its one line printed) or --help (0)
+        return args
     from monitoring.scorecard.promtool import PromtoolError
     from monitoring.scorecard.score import markdown
 

@@ -5,7 +5,7 @@ with no GPU. It stands in for vLLM in `make run`, the tests, the eval harness an
     with SimServer(SimConfig(ttft_ms=1, itl_ms=1)) as sim:
         ...  # talk to sim.base_url + "/v1" with the openai client
 
-Modules: `config` (settings, faults), `protocol` (request parsing as vLLM reads it), `fields` (lax
+Modules: `config` (settings, faults), `wire` (request parsing as vLLM reads it), `fields` (lax
 coercion as pydantic does it), `limits` (vLLM's serving-time checks), `errors` (`ApiError`),
 `responses` (wire shapes),
 `tokens` (the tokenizer), `answers` (scripted / wrong / echo answers), `gate` (concurrency),

@@ -31,9 +31,9 @@ from adapters.vllm.sim.config import SimConfig
 from adapters.vllm.sim.gate import Gate
 from adapters.vllm.sim.generation import Generation, Receive, Scope, Send, SimulatedDrop, read_body, send_json
 from adapters.vllm.sim.metrics import SimMetrics
-from adapters.vllm.sim.protocol import ApiError, parse_json_object
 from adapters.vllm.sim.responses import dumps, error_body, models_body
 from adapters.vllm.sim.tracing import SimTracer
+from adapters.vllm.sim.wire import ApiError, parse_json_object
 
 __all__ = ["SimApp", "create_sim_app"]
 

@@ -14,6 +14,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from adapters.cli_args import (
+    OneLineParser,
+    non_negative_float,
+    non_negative_int,
+    parse_or_exit_code,
+    port_number,
+    positive_int,
+    probability,
+)
 from adapters.vllm.sim.app import create_sim_app
 from adapters.vllm.sim.config import FAULT_STATUSES, SimConfig
 from adapters.vllm.sim.server import bind_socket, uvicorn_server
@@ -24,41 +33,102 @@ __all__ = ["build_parser", "config_from_args", "main"]
 _PROG = "modelgate vllm-sim"
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(message)
+def _model_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=_PROG, description="Run the vLLM-compatible simulator (OpenAI API, vLLM metrics).")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
-    p.add_argument("--model", default="sim-llama-3-8b", help="served model name (default %(default)s)")
-    p.add_argument("--max-model-len", type=int, default=8192, help="context length (default %(default)s)")
-    p.add_argument("--ttft-ms", type=float, default=20.0, help="time to first token (default %(default)s)")
-    p.add_argument("--itl-ms", type=float, default=5.0, help="inter-token latency (default %(default)s)")
+    p = OneLineParser(prog=_PROG, description=__doc__)
+    d = SimConfig()  # the flags' defaults are the config's, so the two cannot drift apart
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument(
-        "--jitter", type=float, default=0.1, help="relative jitter on delays (default %(default)s)"
+        "--port", type=port_number, default=8001, help="port, 0 for a free one (default: %(default)s)"
     )
-    p.add_argument("--tokens", type=int, default=16, help="tokens per echoed answer (default %(default)s)")
-    p.add_argument("--max-concurrency", type=int, default=64, help="sequences run at once (default 64)")
-    p.add_argument("--fail-rate", type=float, default=0.0, help="share of requests answered with an error")
-    p.add_argument("--fail-status", type=int, default=500, choices=FAULT_STATUSES, help="status of those")
+    p.add_argument(
+        "--model", type=_model_name, default=d.model, help="served model name (default: %(default)s)"
+    )
+    p.add_argument(
+        "--max-model-len",
+        type=positive_int,
+        default=d.max_model_len,
+        help="context length, tokens (default: %(default)s)",
+    )
+    p.add_argument(
+        "--ttft-ms",
+        type=non_negative_float,
+        default=d.ttft_ms,
+        help="time to first token, ms (default: %(default)s)",
+    )
+    p.add_argument(
+        "--itl-ms",
+        type=non_negative_float,
+        default=d.itl_ms,
+        help="inter-token latency, ms (default: %(default)s)",
+    )
+    p.add_argument(
+        "--jitter",
+        type=probability,
+        default=d.jitter,
+        help="relative jitter on delays (default: %(default)s)",
+    )
+    p.add_argument(
+        "--tokens",
+        type=positive_int,
+        default=d.tokens,
+        help="tokens per echoed answer (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-concurrency",
+        type=positive_int,
+        default=d.max_concurrency,
+        help="sequences run at once (default: %(default)s)",
+    )
+    p.add_argument(
+        "--fail-rate",
+        type=probability,
+        default=d.fail_rate,
+        help="share of requests answered with an error (default: %(default)s)",
+    )
+    p.add_argument(
+        "--fail-status",
+        type=int,
+        choices=FAULT_STATUSES,
+        default=d.fail_status,
+        help="status of those (default: %(default)s)",
+    )
     p.add_argument("--answers", type=Path, help="JSONL of {prompt, answer} lines to answer from")
-    p.add_argument("--wrong-rate", type=float, default=0.0, help="share of scripted answers given wrong")
+    p.add_argument(
+        "--wrong-rate",
+        type=probability,
+        default=d.wrong_rate,
+        help="share of scripted answers given wrong (default: %(default)s)",
+    )
     p.add_argument(
         "--overreport-tokens",
-        type=int,
-        default=0,
-        help="add this many tokens to usage.completion_tokens of every response (a billing fault)",
+        type=non_negative_int,
+        default=d.overreport_tokens,
+        help="add this many tokens to usage.completion_tokens of every response, a billing fault "
+        "(default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for faults, wrong answers and jitter")
-    p.add_argument("--otlp-endpoint", help="OTLP/HTTP collector URL for traces (base or .../v1/traces)")
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="seed for faults, wrong answers and jitter (default: %(default)s)",
+    )
+    p.add_argument(
+        "--otlp-endpoint",
+        help="OTLP/HTTP collector URL for traces, base or .../v1/traces "
+        "(default: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, then $OTEL_EXPORTER_OTLP_ENDPOINT, else no tracing)",
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default: %(default)s)",
+    )
     return p
 
 
@@ -87,15 +157,11 @@ def _fail(message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    except _UsageError as exc:
-        return _fail(str(exc))
+    args = parse_or_exit_code(build_parser(), argv)
+    if isinstance(args, int):  # a usage error (2, its one line printed) or --help (0)
+        return args
     config = config_from_args(args)
-    problems = config.problems()
-    if not 0 <= args.port <= 65535:
-        problems.append("port must be between 0 and 65535")
+    problems = config.problems()  # the flags' types catch these first; SimConfig checks itself too
     if problems:
         return _fail(problems[0])
 

@@ -30,7 +30,6 @@ from adapters.vllm.sim.answers import wrong_answer
 from adapters.vllm.sim.config import Faults, SimConfig
 from adapters.vllm.sim.gate import Gate
 from adapters.vllm.sim.metrics import SimMetrics
-from adapters.vllm.sim.protocol import ApiError, GenerationRequest, parse_chat, parse_completion
 from adapters.vllm.sim.responses import (
     DONE,
     ChunkEncoder,
@@ -40,6 +39,7 @@ from adapters.vllm.sim.responses import (
 )
 from adapters.vllm.sim.tokens import pad_pieces, split_tokens
 from adapters.vllm.sim.tracing import SimTracer
+from adapters.vllm.sim.wire import ApiError, GenerationRequest, parse_chat, parse_completion
 
 __all__ = ["Generation", "SimulatedDrop", "read_body", "send_json"]
 

@@ -31,22 +31,28 @@ def test_train_writes_the_artifact_and_prints_a_summary(
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        ([], "COMMAND"),
-        (["bogus"], "bogus"),
-        (["train", "--rows", "many"], "--rows"),
-        (["train", "--rows", "-5"], "positive"),
-        (["train", "--seed", "-1"], "--seed"),
-        (["train", "--threshold", "2"], "--threshold"),
-        (["train", "--unknown"], "--unknown"),
+        ([], "modelgate churn: the following arguments are required: COMMAND"),
+        (["bogus"], "modelgate churn: argument COMMAND: invalid choice: 'bogus'"),
+        (["train", "--rows", "many"], "modelgate churn train: argument --rows: not a whole number"),
+        (["train", "--rows", "-5"], "modelgate churn train: argument --rows: must be >= 1"),
+        (["train", "--rows"], "modelgate churn train: argument --rows: expected one argument"),
+        (["train", "--seed", "-1"], "modelgate churn train: argument --seed: must be >= 0"),
+        (
+            ["train", "--threshold", "2"],
+            "modelgate churn train: argument --threshold: must be between 0 and 1",
+        ),
+        (["train", "--threshold", "nan"], "argument --threshold: must be a finite number"),
+        (["train", "--unknown"], "modelgate churn: unrecognized arguments: --unknown"),
     ],
 )
-def test_bad_usage_exits_2_with_one_line(
+def test_bad_usage_exits_2_with_one_line_naming_the_argument(
     argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1
-    assert fragment in err
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1
+    assert fragment in captured.err
+    assert "usage:" not in captured.err and captured.out == ""
 
 
 def test_too_few_rows_and_unsafe_out_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,9 +65,15 @@ def test_too_few_rows_and_unsafe_out_exit_2(tmp_path: Path, capsys: pytest.Captu
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["train", "--help"]) == 0
-    assert "--rows" in capsys.readouterr().out
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["train", "-h"]])
+def test_help_exits_0_and_states_the_defaults(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: modelgate churn{' train' if 'train' in argv else ''} ")
+    if "train" in argv:
+        assert "--rows ROWS" in out and "(default: 20000)" in out and "(default: data/models/churn)" in out
+    else:
+        assert "train" in out
 
 
 @pytest.mark.slow  # a fresh interpreter importing scikit-learn: ~5 s here

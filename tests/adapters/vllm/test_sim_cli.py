@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from adapters.vllm.sim.cli import build_parser, config_from_args, main
-from adapters.vllm.sim.config import Faults
+from adapters.vllm.sim.config import Faults, SimConfig
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -21,28 +21,72 @@ REPO = Path(__file__).resolve().parents[3]
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
-        (["--port", "abc"], "invalid int value"),
-        (["--bogus"], "unrecognized arguments"),
-        (["--fail-rate", "1.5"], "fail_rate must be between 0 and 1"),
-        (["--wrong-rate", "-0.1"], "wrong_rate must be between 0 and 1"),
-        (["--tokens", "0"], "tokens must be >= 1"),
-        (["--max-concurrency", "0"], "max_concurrency must be >= 1"),
-        (["--ttft-ms", "-1"], "ttft_ms must be >= 0"),
-        (["--fail-status", "404"], "invalid choice"),
-        (["--port", "70000"], "port must be between 0 and 65535"),
+        (["--port", "abc"], "argument --port: not a whole number: 'abc'"),
+        (["--port", "70000"], "argument --port: must be between 0 and 65535, got 70000"),
+        (["--port"], "argument --port: expected one argument"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--fail-rate", "1.5"], "argument --fail-rate: must be between 0 and 1, got 1.5"),
+        (["--wrong-rate", "-0.1"], "argument --wrong-rate: must be between 0 and 1"),
+        (["--jitter", "2"], "argument --jitter: must be between 0 and 1"),
+        (["--tokens", "0"], "argument --tokens: must be >= 1, got 0"),
+        (["--max-concurrency", "0"], "argument --max-concurrency: must be >= 1"),
+        (["--max-model-len", "0"], "argument --max-model-len: must be >= 1"),
+        (["--ttft-ms", "-1"], "argument --ttft-ms: must be >= 0, got -1"),
+        (["--itl-ms", "inf"], "argument --itl-ms: must be a finite number"),
+        (["--model", " "], "argument --model: must not be empty"),
+        (["--fail-status", "404"], "argument --fail-status: invalid choice: 404"),
+        (["--log-level", "loud"], "argument --log-level: invalid choice: 'loud'"),
         (["--answers", "/nonexistent/answers.jsonl"], "cannot read answers file"),
-        (["--overreport-tokens", "-2"], "overreport_tokens must be >= 0"),
-        (["--overreport-tokens", "1.5"], "invalid int value"),
+        (["--overreport-tokens", "-2"], "argument --overreport-tokens: must be >= 0"),
+        (["--overreport-tokens", "1.5"], "argument --overreport-tokens: not a whole number: '1.5'"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(
+def test_bad_arguments_exit_2_with_one_line_naming_the_argument(
     argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1
-    assert err.startswith("modelgate vllm-sim: ")
-    assert fragment in err
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1
+    assert captured.err.startswith("modelgate vllm-sim: ")
+    assert fragment in captured.err
+    assert "usage:" not in captured.err and captured.out == ""
+
+
+def test_help_exits_0_and_states_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: modelgate vllm-sim ")
+    for flag in ("--port PORT", "--ttft-ms TTFT_MS", "--fail-status {500,429,503}", "--otlp-endpoint"):
+        assert flag in out
+    assert "served model name (default: sim-llama-3-8b)" in out
+
+
+def test_flag_defaults_are_the_config_defaults() -> None:
+    # conftest's clean environment has no OTEL_* variable, so tracing stays off by default.
+    assert config_from_args(build_parser().parse_args([])) == SimConfig()
+
+
+def test_flags_reach_the_config(tmp_path: Path) -> None:
+    argv = ["--model", "m", "--max-model-len", "64", "--ttft-ms", "0", "--itl-ms", "1.5", "--jitter", "0"]
+    argv += ["--tokens", "3", "--max-concurrency", "2", "--fail-rate", "0.25", "--fail-status", "503"]
+    argv += ["--wrong-rate", "0.5", "--seed", "9", "--answers", str(tmp_path / "a.jsonl")]
+    argv += ["--otlp-endpoint", "http://127.0.0.1:4318"]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert config == SimConfig(
+        model="m",
+        max_model_len=64,
+        ttft_ms=0.0,
+        itl_ms=1.5,
+        jitter=0.0,
+        tokens=3,
+        max_concurrency=2,
+        fail_rate=0.25,
+        fail_status=503,
+        wrong_rate=0.5,
+        seed=9,
+        answers_file=tmp_path / "a.jsonl",
+        otlp_traces_endpoint="http://127.0.0.1:4318/v1/traces",
+    )
 
 
 def test_overreport_tokens_flag_sets_the_starting_fault() -> None:
@@ -74,8 +118,9 @@ def test_busy_port_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_serves_until_sigterm() -> None:
+    flags = ["--port", "0", "--model", "tiny", "--ttft-ms", "0", "--itl-ms", "0", "--tokens", "3"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "vllm-sim", "--port", "0", "--model", "tiny", "--ttft-ms", "0"],
+        [sys.executable, "-m", "gateway.cli", "vllm-sim", *flags, "--max-model-len", "512"],
         cwd=REPO,
         stderr=subprocess.PIPE,
         text=True,
@@ -94,10 +139,12 @@ def test_serves_until_sigterm() -> None:
                 pass
         models = httpx.get(base + "/v1/models").json()
         assert models["data"][0]["id"] == "tiny"
+        assert models["data"][0]["max_model_len"] == 512
         chat = httpx.post(
             base + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "yo"}]}
-        )
-        assert chat.json()["model"] == "tiny"
+        ).json()
+        assert chat["model"] == "tiny"
+        assert chat["usage"]["completion_tokens"] == 3  # --tokens reached the running simulator
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(15)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from adapters.vllm.sim.errors import ApiError
-from adapters.vllm.sim.protocol import GenerationRequest, parse_chat, parse_completion
+from adapters.vllm.sim.wire import GenerationRequest, parse_chat, parse_completion
 
 MAX_LEN = 100
 

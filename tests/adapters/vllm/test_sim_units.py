@@ -16,10 +16,10 @@ from adapters.vllm.sim.answers import WRONG_TEXT, load_answers, wrong_answer
 from adapters.vllm.sim.config import Faults, SimConfig
 from adapters.vllm.sim.gate import Gate
 from adapters.vllm.sim.metrics import SimMetrics, Tally
-from adapters.vllm.sim.protocol import ApiError, parse_chat, parse_completion
 from adapters.vllm.sim.responses import ChunkEncoder, chat_completion_body, completion_body
 from adapters.vllm.sim.tokens import chat_prompt_tokens, count_tokens, pad_tokens, split_tokens
 from adapters.vllm.sim.tracing import resolve_traces_endpoint
+from adapters.vllm.sim.wire import ApiError, parse_chat, parse_completion
 
 
 def test_tokens_round_trip_and_count() -> None:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway.budget.factory import create_ledger
-from gateway.budget.ledger import Budget, BudgetExceeded, SpendLedger
+from gateway.budget.ledger import Budget, BudgetWouldBeExceeded, SpendLedger
 from gateway.budget.sqlite_store import SqliteLedger
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
@@ -49,7 +49,7 @@ async def burst(
         ledger = ledgers[i % len(ledgers)]
         try:
             reservation = await ledger.reserve(TENANT, 1.0, budget, now=NOW)
-        except BudgetExceeded as exc:
+        except BudgetWouldBeExceeded as exc:
             outcome.refused_windows.append(exc.window)
             return
         outcome.admitted += 1
@@ -132,7 +132,7 @@ _WORKER = """
 import asyncio, json, sys
 from datetime import UTC, datetime
 from pathlib import Path
-from gateway.budget.ledger import Budget, BudgetExceeded
+from gateway.budget.ledger import Budget, BudgetWouldBeExceeded
 from gateway.budget.sqlite_store import SqliteLedger
 
 async def main(path, n):
@@ -146,7 +146,7 @@ async def main(path, n):
         await asyncio.sleep(i * 0.002)  # arrivals spread over 0.2 s, interleaved with the other process
         try:
             r = await ledger.reserve("acme", 1.0, Budget(daily_usd=50.0, monthly_usd=None), now=now)
-        except BudgetExceeded as exc:
+        except BudgetWouldBeExceeded as exc:
             refused.append(exc.window)
             return
         admitted += 1

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from gateway.budget.ledger import Budget, BudgetExceeded, SpendLedger
+from gateway.budget.ledger import Budget, BudgetWouldBeExceeded, SpendLedger
 
 T0 = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 DAILY_1 = Budget(daily_usd=1.0, monthly_usd=None)
@@ -41,7 +41,7 @@ def test_reserve_holds_and_settle_replaces_the_hold_with_the_actual(open_ledger)
 def test_refusal_names_the_window_and_reserves_nothing(open_ledger):
     async def body(ledger: SpendLedger) -> None:
         await ledger.reserve("acme", 0.6, DAILY_1, now=T0)
-        with pytest.raises(BudgetExceeded) as info:
+        with pytest.raises(BudgetWouldBeExceeded) as info:
             await ledger.reserve("acme", 0.5, DAILY_1, now=T0)
         e = info.value
         assert (e.tenant, e.window, e.limit_usd, e.spent_usd, e.requested_usd) == (
@@ -66,7 +66,7 @@ def test_daily_window_resets_at_utc_midnight_not_local_midnight(open_ledger):
 
     async def body(ledger: SpendLedger) -> None:
         await ledger.settle(await ledger.reserve("acme", 0.9, DAILY_1, now=before), 0.9)
-        with pytest.raises(BudgetExceeded):
+        with pytest.raises(BudgetWouldBeExceeded):
             await ledger.reserve("acme", 0.2, DAILY_1, now=local_after_midnight)
         r = await ledger.reserve("acme", 0.9, DAILY_1, now=after)
         assert r.day_key == "2026-03-15"
@@ -84,7 +84,7 @@ def test_monthly_window_binds_across_days_and_resets_on_the_first(open_ledger):
 
     async def body(ledger: SpendLedger) -> None:
         await ledger.settle(await ledger.reserve("acme", 1.0, budget, now=jan30), 1.0)
-        with pytest.raises(BudgetExceeded) as info:
+        with pytest.raises(BudgetWouldBeExceeded) as info:
             await ledger.reserve("acme", 0.6, budget, now=jan31)  # the day is fresh, the month is not
         assert (info.value.window, info.value.spent_usd) == ("monthly", 1.0)
         await ledger.reserve("acme", 1.0, budget, now=feb1)
@@ -111,7 +111,7 @@ def test_a_reservation_is_charged_to_the_window_it_was_made_in(open_ledger):
 def test_expired_reservation_stops_counting_but_a_late_settle_is_recorded(open_ledger):
     async def body(ledger: SpendLedger) -> None:
         crashed = await ledger.reserve("acme", 0.8, DAILY_1, now=T0)
-        with pytest.raises(BudgetExceeded):
+        with pytest.raises(BudgetWouldBeExceeded):
             await ledger.reserve("acme", 0.5, DAILY_1, now=T0 + timedelta(seconds=59))
         assert (await ledger.spend("acme", now=T0 + timedelta(seconds=61))).day_usd == 0.0
         r = await ledger.reserve("acme", 0.5, DAILY_1, now=T0 + timedelta(seconds=61))
@@ -136,7 +136,7 @@ def test_settle_above_the_reservation_records_the_truth_and_blocks_the_next_requ
         r = await ledger.reserve("acme", 0.5, DAILY_1, now=T0)
         await ledger.settle(r, 1.25)  # the upstream over-delivered
         assert (await ledger.spend("acme", now=T0)).day_usd == 1.25
-        with pytest.raises(BudgetExceeded) as info:
+        with pytest.raises(BudgetWouldBeExceeded) as info:
             await ledger.reserve("acme", 0.0001, DAILY_1, now=T0)
         assert info.value.spent_usd == 1.25
 
@@ -146,7 +146,7 @@ def test_settle_above_the_reservation_records_the_truth_and_blocks_the_next_requ
 def test_release_gives_the_budget_back_and_settling_twice_counts_once(open_ledger):
     async def body(ledger: SpendLedger) -> None:
         r = await ledger.reserve("acme", 1.0, DAILY_1, now=T0)
-        with pytest.raises(BudgetExceeded):
+        with pytest.raises(BudgetWouldBeExceeded):
             await ledger.reserve("acme", 0.01, DAILY_1, now=T0)
         await ledger.release(r)
         assert (await ledger.spend("acme", now=T0)).day_usd == 0.0
@@ -194,7 +194,7 @@ def test_spend_and_holds_survive_a_new_ledger_on_the_same_store(open_ledger):
         try:
             snap = await second.spend("acme", now=T0 + timedelta(seconds=1))
             assert (snap.day_committed_usd, snap.day_reserved_usd) == (0.4, 0.5)
-            with pytest.raises(BudgetExceeded):
+            with pytest.raises(BudgetWouldBeExceeded):
                 await second.reserve("acme", 0.2, DAILY_1, now=T0)
             await second.settle(held, 0.5)  # a reservation made before the restart settles after it
             assert (await second.spend("acme", now=T0)).day_usd == 0.9

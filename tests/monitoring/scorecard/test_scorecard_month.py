@@ -35,6 +35,7 @@ def test_two_day_month_pages_the_error_spike_in_time_without_false_alarms(tmp_pa
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--days", "1"]) == 2
-    assert "--days must be between 2 and 60" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == "modelgate scorecard: argument --days: must be between 2 and 60, got 1\n"
     assert main(["--days", "2", "--artifact", str(tmp_path)]) == 2
     assert "has no train_reference.parquet" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.errors import InvalidRequest
 from gateway.llm.fields import FieldPolicy
-from gateway.llm.protocol import Limits, LLMRequest, parse_llm_request
+from gateway.llm.wire import Limits, LLMRequest, parse_llm_request
 
 POLICY = FieldPolicy()
 LIMITS = Limits(max_tokens_cap=4096, max_n=16, max_prompts=128)

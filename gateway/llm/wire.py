@@ -26,9 +26,10 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from gateway.llm.body import LLMInvalidRequest, decode_json_object
-from gateway.llm.fields import FieldPolicy, Operation
+from gateway.llm.fields import FieldPolicy
+from gateway.tracing.genai import Operation
 
-__all__ = ["LLMInvalidRequest", "LLMRequest", "Limits", "Operation", "parse_llm_request"]
+__all__ = ["LLMInvalidRequest", "LLMRequest", "Limits", "parse_llm_request"]
 
 _INT = TypeAdapter(int)
 _BOOL = TypeAdapter(bool)
