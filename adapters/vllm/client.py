@@ -129,8 +129,10 @@ def _translate(exc: BaseException, *, streaming_started: bool = False) -> Upstre
     """aiohttp's error → ours. The message names the failure, not the host or aiohttp's text."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return UpstreamConnectTimeout("could not connect to the upstream within llm.connect_timeout_s")
-    if streaming_started:
-        return UpstreamStreamBroken(f"upstream connection broke mid-stream ({type(exc).__name__})")
+    if streaming_started or isinstance(exc, aiohttp.ClientPayloadError):
+        # A payload error is the connection dropping inside the body (a killed replica): broken, and
+        # before the first line still retried elsewhere (gateway/routing/retry.py), not a bad answer.
+        return UpstreamStreamBroken(f"upstream connection broke mid-answer ({type(exc).__name__})")
     if isinstance(exc, aiohttp.ClientConnectionError):
         # Refused, reset, or closed before an answer (ServerDisconnectedError is one of these).
         return UpstreamConnectError(f"cannot reach the upstream ({type(exc).__name__})")
