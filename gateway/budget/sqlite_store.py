@@ -24,7 +24,6 @@ holds, deleted when settled, ignored once `expires_at` has passed, purged `EXPIR
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from gateway.budget.ledger import (
 )
 from gateway.budget.serial_thread import SerialThread
 from gateway.budget.windows import window_keys
+from gateway.random_ids import RandomIds
 
 __all__ = ["SqliteLedger"]
 
@@ -155,6 +155,7 @@ class SqliteLedger:
         self._thread = SerialThread("modelgate-ledger")
         self._closed = False
         self._purged_at = float("-inf")
+        self._new_id = RandomIds(id_bytes=12)  # 96 random bits per hold
         try:
             self._conn = self._thread.run_blocking(_connect, self.path, busy_timeout_s)
         except sqlite3.Error as exc:
@@ -216,7 +217,7 @@ class SqliteLedger:
             None if budget.monthly_usd is None else to_nano(budget.monthly_usd),
         )
         day, month = window_keys(now)
-        rid = os.urandom(12).hex()  # 96 random bits; uuid4 costs 5x more for nothing we need
+        rid = self._new_id()
         try:
             refusal = await self._run(
                 self._reserve_sync, rid, tenant, amount, limits, day, month, now.timestamp()
