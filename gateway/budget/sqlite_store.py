@@ -6,12 +6,18 @@
 `reserve` and `settle` are each one write statement (the limit check folded into the hold's insert; the
 settle a trigger), and a write statement takes SQLite's write lock before reading, as `BEGIN IMMEDIATE`
 would, so the check of both windows and the insert of the hold cannot interleave with another writer —
-another thread, another `SqliteLedger`, or another process opening the same file (gateway workers). A writer
-that finds the lock taken waits up to `busy_timeout_s`, then the call raises `LedgerUnavailable`.
+another thread, another `SqliteLedger`, or another process opening the same file (gateway workers). A call
+that finds the lock taken for longer than `busy_timeout_s` raises `LedgerUnavailable`.
 
-Blocking SQLite calls run on one dedicated thread per ledger (`SerialThread`; the connection never changes
-threads), so the event loop never waits on the file lock or the disk. A `reserve` whose caller is cancelled
-mid-flight queues a release behind itself, so an abandoned request does not hold budget until it expires.
+The statements run on the event loop's own connection, which never waits for the write lock (busy
+timeout 0): a statement of a few µs costs less there than a hand-off to a thread and back (two wake-ups,
+and the GIL won back from the busy loop after each SQLite call; bench/README.md). When another writer
+holds the lock, the statement failed before it changed anything and runs again on the ledger's own
+thread (`SerialThread`), which waits up to `busy_timeout_s`: the loop never waits on the lock. WAL
+checkpoints, whose fsync must stay off the loop, are posted to that thread. The price of this choice: a
+commit's write into the WAL (the OS page cache; no fsync at synchronous=NORMAL) happens on the loop.
+A `reserve` whose caller is cancelled while it waits on the thread queues a release behind itself, so an
+abandoned request does not hold budget until it expires.
 
 Durability: `synchronous=NORMAL` in WAL mode, so a committed spend survives a crash or restart of the
 gateway process; only an OS crash or power cut can lose the last transactions.
@@ -109,6 +115,9 @@ _SETTLE = "INSERT INTO settlements (id, actual) VALUES (?, ?)"
 # Expired holds no longer count (every read filters on expires_at); deleting them is housekeeping, so it
 # runs at most this often rather than as a statement on every reserve.
 PURGE_EVERY_S = 1.0
+# The loop's connection does not checkpoint (an fsync); the thread's runs one this often, in writes:
+# ~1,000 WAL pages (SQLite's own default interval) at 2-3 pages a write, a WAL of ~4 MB at most.
+CHECKPOINT_EVERY = 400
 
 _Usage = tuple[int, int, int, int]  # committed day, committed month, held day, held month (nano-USD)
 
@@ -144,6 +153,64 @@ def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     return conn
 
 
+def _open_loop_connection(path: Path) -> sqlite3.Connection:
+    """The event loop's connection: never waits for the lock, never checkpoints (see the module docstring).
+
+    check_same_thread=False only because the ledger may be built off the loop's thread; it is used from the
+    loop alone."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    return conn
+
+
+def _usage(conn: sqlite3.Connection, tenant: str, day: str, month: str, now_ts: float) -> _Usage:
+    row = conn.execute(_USAGE, (tenant, day, month, now_ts)).fetchone()
+    return (row[0] or 0, row[1] or 0, row[2] or 0, row[3] or 0)
+
+
+def _reserve(
+    conn: sqlite3.Connection,
+    rid: str,
+    tenant: str,
+    amount: int,
+    limits: tuple[int | None, int | None],
+    window: tuple[str, str],
+    times: tuple[float, float],
+    purge_before: float | None,
+) -> tuple[Window, int, int] | None:
+    """Insert the hold if both windows have room (one statement); else what the refusal reports.
+
+    With `purge_before`, first delete the holds that expired before it (expired holds already do not
+    count; this keeps the table small, and makes a settle that comes later than that a no-op)."""
+    (day, month), (now_ts, expires) = window, times
+    if purge_before is not None:
+        conn.execute(_PURGE, (purge_before,))
+    params = (rid, tenant, day, month, amount, now_ts, expires, limits[0], limits[1])
+    if conn.execute(_RESERVE, params).rowcount == 1:
+        return None
+    # Refused. Read what the refusal reports; a settle in between can make it read lower than it was at
+    # the check, never the other way round, and the refusal stands either way.
+    committed_d, committed_m, held_d, held_m = _usage(conn, tenant, day, month, now_ts)
+    daily_over = limits[0] is not None and committed_d + held_d + amount > limits[0]
+    if limits[1] is not None and not daily_over:
+        return ("monthly", limits[1], committed_m + held_m)
+    return ("daily", limits[0] or 0, committed_d + held_d)
+
+
+def _settle(conn: sqlite3.Connection, rid: str, actual: int) -> None:
+    # The `settle` trigger (schema above) records the cost only if it removes the hold.
+    conn.execute(_SETTLE, (rid, actual))
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    # RESTART, not PASSIVE: a passive checkpoint racing the loop's writes never finds the log fully
+    # copied, so the WAL would never start over and grow without end. RESTART holds writers off while it
+    # copies and syncs (the loop's statements find the lock taken and queue here, behind it), so the
+    # next write starts the log from its beginning.
+    conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+
+
 class SqliteLedger:
     """A `SpendLedger` on one SQLite file. See the module docstring for the locking and durability story."""
 
@@ -156,57 +223,46 @@ class SqliteLedger:
         self._closed = False
         self._purged_at = float("-inf")
         self._new_id = RandomIds(id_bytes=12)  # 96 random bits per hold
+        self._writes = 0
+        self.lock_waits = 0  # statements that found the write lock taken and waited on the thread
         try:
             self._conn = self._thread.run_blocking(_connect, self.path, busy_timeout_s)
+            self._loop_conn = _open_loop_connection(self.path)
         except sqlite3.Error as exc:
             self._thread.stop_blocking()
             raise LedgerUnavailable(f"cannot open the spend ledger {self.path}: {exc}") from exc
 
-    async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
+    async def _call(self, fn: Callable[..., _T], *args: object) -> _T:
+        """`fn(connection, *args)` on the loop's connection; on the thread's when the write lock is taken."""
         if self._closed:
             raise LedgerUnavailable("the spend ledger is closed")
         try:
-            return await self._thread.call(fn, *args)
+            return fn(self._loop_conn, *args)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise LedgerUnavailable(f"spend ledger {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise LedgerUnavailable(f"spend ledger {self.path}: {exc}") from exc
+        # The statement did nothing (SQLite rolled it back): run it again where waiting is fine.
+        self.lock_waits += 1
+        try:
+            return await self._thread.call(fn, self._conn, *args)
         except sqlite3.Error as exc:
             raise LedgerUnavailable(f"spend ledger {self.path}: {exc}") from exc
 
-    # --- blocking parts, run on the ledger's thread -------------------------------------------------
-
-    def _usage(self, tenant: str, day: str, month: str, now_ts: float) -> _Usage:
-        row = self._conn.execute(_USAGE, (tenant, day, month, now_ts)).fetchone()
-        return (row[0] or 0, row[1] or 0, row[2] or 0, row[3] or 0)
-
-    def _reserve_sync(
-        self,
-        rid: str,
-        tenant: str,
-        amount: int,
-        limits: tuple[int | None, int | None],
-        day: str,
-        month: str,
-        now_ts: float,
-    ) -> tuple[Window, int, int] | None:
-        """One SQLite call on the usual path (each call gives the GIL away and must win it back from the
-        busy event loop: 9 of them per request were the gateway's queue, bench/README.md)."""
-        conn = self._conn
-        if now_ts - self._purged_at >= PURGE_EVERY_S:
-            conn.execute(_PURGE, (now_ts - EXPIRED_GRACE_S,))
-            self._purged_at = now_ts
-        expires = now_ts + self.reservation_ttl_s
-        params = (rid, tenant, day, month, amount, now_ts, expires, limits[0], limits[1])
-        if conn.execute(_RESERVE, params).rowcount == 1:
+    def _purge_cutoff(self, now_ts: float) -> float | None:
+        """Holds that expired before this are deleted with the next reserve: at most once a second."""
+        if now_ts - self._purged_at < PURGE_EVERY_S:
             return None
-        # Refused. Read what the refusal reports; a settle in between can make it read lower than it
-        # was at the check, never the other way round, and the refusal stands either way.
-        committed_d, committed_m, held_d, held_m = self._usage(tenant, day, month, now_ts)
-        daily_over = limits[0] is not None and committed_d + held_d + amount > limits[0]
-        if limits[1] is not None and not daily_over:
-            return ("monthly", limits[1], committed_m + held_m)
-        return ("daily", limits[0] or 0, committed_d + held_d)
+        self._purged_at = now_ts
+        return now_ts - EXPIRED_GRACE_S
 
-    def _settle_sync(self, reservation: Reservation, actual: int) -> None:
-        # The `settle` trigger (schema above) records the cost only if it removes the hold.
-        self._conn.execute(_SETTLE, (reservation.id, actual))
+    def _wrote(self) -> None:
+        """Count a write; every CHECKPOINT_EVERY of them, post a WAL checkpoint."""
+        self._writes += 1
+        if self._writes >= CHECKPOINT_EVERY:
+            self._writes = 0
+            self._thread.post(_checkpoint, self._conn)
 
     # --- SpendLedger ---------------------------------------------------------------------------------
 
@@ -218,30 +274,39 @@ class SqliteLedger:
         )
         day, month = window_keys(now)
         rid = self._new_id()
+        now_ts = now.timestamp()
+        times = (now_ts, now_ts + self.reservation_ttl_s)
         try:
-            refusal = await self._run(
-                self._reserve_sync, rid, tenant, amount, limits, day, month, now.timestamp()
-            )
+            purge = self._purge_cutoff(now_ts)
+            refusal = await self._call(_reserve, rid, tenant, amount, limits, (day, month), times, purge)
         except asyncio.CancelledError:
-            # The caller gave up (client disconnected) but the transaction may still run: queue a release
-            # behind it, so the hold does not sit there until it expires.
-            self._thread.post(self._settle_sync, Reservation(rid, tenant, 0.0, day, month), 0)
+            # The caller gave up while the statement waited on the thread, where it may still run: queue a
+            # release behind it, so the hold does not sit there until it expires.
+            self._thread.post(_settle, self._conn, rid, 0)
             raise
+        self._wrote()
+        task = asyncio.current_task()
+        if refusal is None and task is not None and task.cancelling():
+            # Cancelled while the hold went in on the loop (nothing suspended to deliver it): the caller
+            # will never see this reservation, so release it, as the thread path does.
+            self._thread.post(_settle, self._conn, rid, 0)
+            raise asyncio.CancelledError
         if refusal is not None:
             window, limit, spent = refusal
             raise BudgetWouldBeExceeded(tenant, window, from_nano(limit), from_nano(spent), from_nano(amount))
         return Reservation(id=rid, tenant=tenant, amount_usd=from_nano(amount), day_key=day, month_key=month)
 
     async def settle(self, reservation: Reservation, actual_usd: float) -> None:
-        await self._run(self._settle_sync, reservation, to_nano(actual_usd, what="actual_usd"))
+        await self._call(_settle, reservation.id, to_nano(actual_usd, what="actual_usd"))
+        self._wrote()
 
     async def release(self, reservation: Reservation) -> None:
         await self.settle(reservation, 0.0)
 
     async def spend(self, tenant: str, *, now: datetime) -> SpendSnapshot:
         day, month = window_keys(now)
-        committed_d, committed_m, held_d, held_m = await self._run(
-            self._usage, tenant, day, month, now.timestamp()
+        committed_d, committed_m, held_d, held_m = await self._call(
+            _usage, tenant, day, month, now.timestamp()
         )
         return SpendSnapshot.from_nano(day, month, (committed_d, committed_m), (held_d, held_m))
 
@@ -249,5 +314,6 @@ class SqliteLedger:
         if self._closed:
             return
         self._closed = True
+        self._loop_conn.close()
         self._thread.post(self._conn.close)
         await self._thread.stop()
