@@ -3,8 +3,9 @@
     ledger = SqliteLedger(data_dir / "budget.sqlite3")
     reservation = await ledger.reserve("acme", 0.02, Budget(daily_usd=5.0, monthly_usd=100.0), now=now)
 
-`reserve` and `settle` each run as one `BEGIN IMMEDIATE` transaction: it takes SQLite's write lock before
-reading, so the check of both windows and the insert of the hold cannot interleave with another writer —
+`reserve` and `settle` are each one write statement (the limit check folded into the hold's insert; the
+settle a trigger), and a write statement takes SQLite's write lock before reading, as `BEGIN IMMEDIATE`
+would, so the check of both windows and the insert of the hold cannot interleave with another writer —
 another thread, another `SqliteLedger`, or another process opening the same file (gateway workers). A writer
 that finds the lock taken waits up to `busy_timeout_s`, then the call raises `LedgerUnavailable`.
 
@@ -23,7 +24,6 @@ holds, deleted when settled, ignored once `expires_at` has passed, purged `EXPIR
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -44,6 +44,7 @@ from gateway.budget.ledger import (
 )
 from gateway.budget.serial_thread import SerialThread
 from gateway.budget.windows import window_keys
+from gateway.random_ids import RandomIds
 
 __all__ = ["SqliteLedger"]
 
@@ -65,6 +66,17 @@ CREATE TABLE IF NOT EXISTS reservations (
     expires_at REAL    NOT NULL             -- epoch seconds; after it the hold no longer counts
 ) WITHOUT ROWID;  -- one b-tree fewer to write on every commit (~25% of a reserve+settle)
 CREATE INDEX IF NOT EXISTS reservations_by_tenant ON reservations (tenant, expires_at);
+-- A settle is one INSERT into this view: its trigger records the cost (only if the hold was still
+-- there, so a second settle records nothing) and removes the hold, atomically, in one statement.
+CREATE VIEW IF NOT EXISTS settlements (id, actual) AS SELECT id, amount FROM reservations WHERE 0;
+CREATE TRIGGER IF NOT EXISTS settle INSTEAD OF INSERT ON settlements BEGIN
+    INSERT INTO spend (tenant, period, committed)
+        SELECT tenant, day_key, NEW.actual FROM reservations WHERE id = NEW.id AND NEW.actual > 0
+        UNION ALL
+        SELECT tenant, month_key, NEW.actual FROM reservations WHERE id = NEW.id AND NEW.actual > 0
+        ON CONFLICT (tenant, period) DO UPDATE SET committed = committed + excluded.committed;
+    DELETE FROM reservations WHERE id = NEW.id;
+END;
 """
 
 # One statement reads everything the limit check needs: committed and live-held, for both windows.
@@ -75,13 +87,28 @@ SELECT
     (SELECT SUM(amount) FROM reservations WHERE tenant = ?1 AND expires_at > ?4 AND day_key = ?2),
     (SELECT SUM(amount) FROM reservations WHERE tenant = ?1 AND expires_at > ?4 AND month_key = ?3)
 """
-_PURGE = "DELETE FROM reservations WHERE tenant = ? AND expires_at < ?"
-_INSERT = "INSERT INTO reservations (id, tenant, day_key, month_key, amount, expires_at) VALUES (?,?,?,?,?,?)"
-_DELETE = "DELETE FROM reservations WHERE id = ?"
-_ADD_SPEND = """
-INSERT INTO spend (tenant, period, committed) VALUES (?1, ?2, ?4), (?1, ?3, ?4)
-ON CONFLICT (tenant, period) DO UPDATE SET committed = committed + excluded.committed
+# The hold goes in only if both windows still have room: the limit check IS the insert, one statement.
+# A write statement takes SQLite's write lock before its first read (like BEGIN IMMEDIATE), so the
+# check cannot interleave with another writer's; no rows inserted means refused.
+_RESERVE = """
+INSERT INTO reservations (id, tenant, day_key, month_key, amount, expires_at)
+SELECT ?1, ?2, ?3, ?4, ?5, ?7
+WHERE (?8 IS NULL OR ?5
+       + IFNULL((SELECT committed FROM spend WHERE tenant = ?2 AND period = ?3), 0)
+       + IFNULL((SELECT SUM(amount) FROM reservations
+                 WHERE tenant = ?2 AND expires_at > ?6 AND day_key = ?3), 0)
+       <= ?8)
+  AND (?9 IS NULL OR ?5
+       + IFNULL((SELECT committed FROM spend WHERE tenant = ?2 AND period = ?4), 0)
+       + IFNULL((SELECT SUM(amount) FROM reservations
+                 WHERE tenant = ?2 AND expires_at > ?6 AND month_key = ?4), 0)
+       <= ?9)
 """
+_PURGE = "DELETE FROM reservations WHERE expires_at < ?"
+_SETTLE = "INSERT INTO settlements (id, actual) VALUES (?, ?)"
+# Expired holds no longer count (every read filters on expires_at); deleting them is housekeeping, so it
+# runs at most this often rather than as a statement on every reserve.
+PURGE_EVERY_S = 1.0
 
 _Usage = tuple[int, int, int, int]  # committed day, committed month, held day, held month (nano-USD)
 
@@ -103,8 +130,8 @@ def _enable_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
 
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves; the default deferred BEGIN would
-    # take the write lock only at the first write, after the reads the limit check depends on.
+    # isolation_level=None (autocommit): each reserve and settle is one statement and so its own
+    # transaction; Python's default would open a deferred transaction around it and keep it open.
     conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
     try:
         _enable_wal(conn, busy_timeout_s)
@@ -127,6 +154,8 @@ class SqliteLedger:
         self.reservation_ttl_s = float(reservation_ttl_s)
         self._thread = SerialThread("modelgate-ledger")
         self._closed = False
+        self._purged_at = float("-inf")
+        self._new_id = RandomIds(id_bytes=12)  # 96 random bits per hold
         try:
             self._conn = self._thread.run_blocking(_connect, self.path, busy_timeout_s)
         except sqlite3.Error as exc:
@@ -157,39 +186,27 @@ class SqliteLedger:
         month: str,
         now_ts: float,
     ) -> tuple[Window, int, int] | None:
+        """One SQLite call on the usual path (each call gives the GIL away and must win it back from the
+        busy event loop: 9 of them per request were the gateway's queue, bench/README.md)."""
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(_PURGE, (tenant, now_ts - EXPIRED_GRACE_S))
-            committed_d, committed_m, held_d, held_m = self._usage(tenant, day, month, now_ts)
-            refusal: tuple[Window, int, int] | None = None
-            if limits[0] is not None and committed_d + held_d + amount > limits[0]:
-                refusal = ("daily", limits[0], committed_d + held_d)
-            elif limits[1] is not None and committed_m + held_m + amount > limits[1]:
-                refusal = ("monthly", limits[1], committed_m + held_m)
-            else:
-                conn.execute(_INSERT, (rid, tenant, day, month, amount, now_ts + self.reservation_ttl_s))
-            conn.execute("COMMIT")  # also on refusal: keeps the purge
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return refusal
+        if now_ts - self._purged_at >= PURGE_EVERY_S:
+            conn.execute(_PURGE, (now_ts - EXPIRED_GRACE_S,))
+            self._purged_at = now_ts
+        expires = now_ts + self.reservation_ttl_s
+        params = (rid, tenant, day, month, amount, now_ts, expires, limits[0], limits[1])
+        if conn.execute(_RESERVE, params).rowcount == 1:
+            return None
+        # Refused. Read what the refusal reports; a settle in between can make it read lower than it
+        # was at the check, never the other way round, and the refusal stands either way.
+        committed_d, committed_m, held_d, held_m = self._usage(tenant, day, month, now_ts)
+        daily_over = limits[0] is not None and committed_d + held_d + amount > limits[0]
+        if limits[1] is not None and not daily_over:
+            return ("monthly", limits[1], committed_m + held_m)
+        return ("daily", limits[0] or 0, committed_d + held_d)
 
     def _settle_sync(self, reservation: Reservation, actual: int) -> None:
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Only the call that removes the hold records the cost: a second settle finds nothing.
-            removed = conn.execute(_DELETE, (reservation.id,)).rowcount == 1
-            if removed and actual > 0:
-                params = (reservation.tenant, reservation.day_key, reservation.month_key, actual)
-                conn.execute(_ADD_SPEND, params)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        # The `settle` trigger (schema above) records the cost only if it removes the hold.
+        self._conn.execute(_SETTLE, (reservation.id, actual))
 
     # --- SpendLedger ---------------------------------------------------------------------------------
 
@@ -200,7 +217,7 @@ class SqliteLedger:
             None if budget.monthly_usd is None else to_nano(budget.monthly_usd),
         )
         day, month = window_keys(now)
-        rid = os.urandom(12).hex()  # 96 random bits; uuid4 costs 5x more for nothing we need
+        rid = self._new_id()
         try:
             refusal = await self._run(
                 self._reserve_sync, rid, tenant, amount, limits, day, month, now.timestamp()

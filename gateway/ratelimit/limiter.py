@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from gateway.auth import Tenant
 from gateway.errors import RateLimitExceeded, ServiceNotReady
 from gateway.metrics import GatewayMetrics
+from gateway.random_ids import RandomIds
 from gateway.ratelimit.backend import Bucket, LimiterBackend, LimiterUnavailable
 from gateway.ratelimit.window import BucketState, Refusal, format_reset, reset_after
 
@@ -99,6 +99,7 @@ class RateLimiter:
         self.backend = backend
         self.metrics = metrics
         self.clock = clock
+        self._new_id = RandomIds(id_bytes=8)
 
     async def admit(self, tenant: Tenant, *, tokens: int) -> Ticket | None:
         """Record the request (holding `tokens`) or raise RateLimitExceeded; None when nothing limits it."""
@@ -106,7 +107,7 @@ class RateLimiter:
         if not buckets:
             return None
         now = self.clock()
-        entry_id = os.urandom(8).hex()
+        entry_id = self._new_id()
         try:
             outcome = await self.backend.admit(buckets, entry_id=entry_id, cost=tokens, now=now)
         except LimiterUnavailable as exc:

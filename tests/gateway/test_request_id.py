@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from gateway.request_id import RequestIdGenerator, client_request_id
+from gateway.random_ids import RandomIds
+from gateway.request_id import client_request_id
 
 
 def test_ids_are_128_bit_hex_and_unique_across_refills(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -19,7 +20,7 @@ def test_ids_are_128_bit_hex_and_unique_across_refills(monkeypatch: pytest.Monke
         return real(n)
 
     monkeypatch.setattr(os, "urandom", counting)
-    new_id = RequestIdGenerator()
+    new_id = RandomIds(id_bytes=16)
     ids = [new_id() for _ in range(1000)]
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
     assert len(set(ids)) == 1000
@@ -28,7 +29,7 @@ def test_ids_are_128_bit_hex_and_unique_across_refills(monkeypatch: pytest.Monke
 
 
 def test_a_forked_child_draws_fresh_randomness(monkeypatch: pytest.MonkeyPatch) -> None:
-    new_id = RequestIdGenerator()
+    new_id = RandomIds(id_bytes=16)
     new_id()
     monkeypatch.setattr(os, "getpid", lambda: -1)  # as after os.fork()
     before = new_id._offset

@@ -12,9 +12,9 @@ import pytest
 import redis.asyncio
 
 from gateway.budget.factory import create_ledger
-from gateway.budget.ledger import Budget, LedgerUnavailable
+from gateway.budget.ledger import EXPIRED_GRACE_S, Budget, BudgetWouldBeExceeded, LedgerUnavailable
 from gateway.budget.redis_store import WINDOW_MARGIN_S, RedisLedger
-from gateway.budget.sqlite_store import SqliteLedger
+from gateway.budget.sqlite_store import PURGE_EVERY_S, SqliteLedger
 
 BUDGET = Budget(daily_usd=10.0, monthly_usd=100.0)
 
@@ -37,6 +37,65 @@ def test_sqlite_file_is_in_wal_mode_and_settled_requests_leave_no_rows(tmp_path)
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
         rows = dict(conn.execute("SELECT period, committed FROM spend WHERE tenant = 'acme'").fetchall())
     assert sorted(rows.values()) == [250_000_000, 250_000_000]  # 5 x $0.05 in nano-USD, day and month
+
+
+# The schema as the ledger wrote it before reserve and settle became one statement each (no view, no trigger).
+_OLD_SCHEMA = """
+CREATE TABLE spend (tenant TEXT NOT NULL, period TEXT NOT NULL, committed INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (tenant, period)) WITHOUT ROWID;
+CREATE TABLE reservations (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, day_key TEXT NOT NULL,
+                           month_key TEXT NOT NULL, amount INTEGER NOT NULL,
+                           expires_at REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX reservations_by_tenant ON reservations (tenant, expires_at);
+"""
+
+
+def test_sqlite_file_from_the_older_schema_keeps_its_spend_and_settles_through_the_trigger(tmp_path):
+    path = tmp_path / "budget.sqlite3"
+    now = datetime.now(UTC)
+    day, month = now.strftime("%Y-%m-%d"), now.strftime("%Y-%m")
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_OLD_SCHEMA)
+        nine_usd = 9_000_000_000  # nano-USD
+        conn.execute("INSERT INTO spend VALUES ('acme', ?1, ?3), ('acme', ?2, ?3)", (day, month, nine_usd))
+
+    async def main() -> None:
+        ledger = SqliteLedger(path)
+        try:
+            held = await ledger.reserve("acme", 0.5, BUDGET, now=now)
+            await ledger.settle(held, 0.25)
+            await ledger.settle(held, 0.25)  # a second settle of the same hold records nothing
+            with pytest.raises(BudgetWouldBeExceeded) as refused:  # $9.25 spent of $10: $1 does not fit
+                await ledger.reserve("acme", 1.0, BUDGET, now=now)
+            assert refused.value.window == "daily"
+            assert (await ledger.spend("acme", now=now)).day_committed_usd == pytest.approx(9.25)
+        finally:
+            await ledger.close()
+
+    asyncio.run(main())
+
+
+def test_sqlite_expired_holds_never_count_and_are_purged_after_their_grace(tmp_path):
+    path = tmp_path / "budget.sqlite3"
+    t0 = datetime.now(UTC).replace(hour=12)
+
+    async def main() -> None:
+        ledger = SqliteLedger(path, reservation_ttl_s=1.0)
+        try:
+            await ledger.reserve("acme", 9.0, BUDGET, now=t0)  # never settled: a crashed request
+            # Expired but not yet purged, it no longer counts: the whole budget is free again.
+            later = t0 + timedelta(seconds=2)
+            await ledger.settle(await ledger.reserve("acme", 9.5, BUDGET, now=later), 0.0)
+            with sqlite3.connect(path) as conn:
+                assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 1
+            much_later = later + timedelta(seconds=EXPIRED_GRACE_S + PURGE_EVERY_S)
+            await ledger.settle(await ledger.reserve("acme", 0.1, BUDGET, now=much_later), 0.0)
+            with sqlite3.connect(path) as conn:
+                assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
+        finally:
+            await ledger.close()
+
+    asyncio.run(main())
 
 
 def test_sqlite_that_cannot_open_its_file_raises_ledger_unavailable(tmp_path):
