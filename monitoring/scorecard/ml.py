@@ -2,10 +2,12 @@
 
 Per simulated day (at 02:00):
 - `drift data` logic (the job's own functions: size-aware thresholds, Evidently, the share gate) on that
-  day's generated customers against the artifact's training snapshot, for two model deployments: one
+  day's generated customers against the artifact's training snapshot, for three model deployments: one
   whose population shifts from `covariate_day` (prices +25%, a newer cohort, more month-to-month), one
-  drifting slowly (prices +1% a day). Published as `modelgate_drift_share{model_version}`, as the
-  gateway's job-result collector would re-export it until the next run.
+  drifting slowly (prices +1% a day), and one that stays calm all month (its alerts can only be false
+  alarms). Published as `modelgate_drift_share{model_version}` and, per column,
+  `modelgate_drift_column_drifted{model_version, column}`, as the gateway's job-result collector would
+  re-export them until the next run.
 - the eval regression comparison (`evals.regression.compare_paired`, 3 trailing runs) on a 200-item
   suite whose wrong-rate goes 0.05 -> 0.25 on `eval_day`: `modelgate_eval_regression{suite, model}`.
 - tenants' spend against their monthly budgets (the gateway's gauges): one tenant starts burning ten
@@ -35,7 +37,7 @@ from monitoring.drift.verdict import decide
 from monitoring.scorecard.faults import DAY, HOUR, Fault
 from monitoring.scorecard.series import SeriesStore
 
-__all__ = ["JOB_INTERVALS", "ml_faults", "ml_series"]
+__all__ = ["CALM_VERSION", "JOB_INTERVALS", "RUN_MINUTE", "ml_faults", "ml_series"]
 
 RUN_MINUTE = 2 * HOUR  # daily jobs run at 02:00
 JOB_INTERVALS = {  # minutes between runs, as the starter schedule runs them (recording_rules.yml)
@@ -48,6 +50,7 @@ JOB_INTERVALS = {  # minutes between runs, as the starter schedule runs them (re
     "logs_compact": 60,
 }
 ROWS_PER_DAY = 6000
+CALM_VERSION = "churn-calm"  # no fault: the per-column flags' false alarms, counted over the whole month
 SUITE_ITEMS = 200
 BUDGET_USD = 300.0
 SOFT_FRACTION = 0.8
@@ -68,7 +71,7 @@ def ml_faults(days: int) -> list[Fault]:
             day(7) - RUN_MINUTE,
             days * DAY,
             60.0 * (DAY + HOUR),  # seconds: by the first daily run after it starts, and its `for:`
-            ("DataDriftDetected", "DataDriftSevere"),
+            ("DataDriftDetected", "DataDriftSevere", "FeatureDriftPersistent"),
             attribute_after=0,
             params=(("match", {"model_version": "churn-covariate"}),),
         ),
@@ -78,7 +81,7 @@ def ml_faults(days: int) -> list[Fault]:
             0,
             days * DAY,
             60.0 * week,
-            ("DataDriftDetected", "DataDriftSevere"),
+            ("FeatureDriftPersistent", "DataDriftDetected", "DataDriftSevere"),
             attribute_after=0,
             params=(("match", {"model_version": "churn-slow"}),),
             note="prices +1% a day from day 1: the goal (7 days) is counted from the start",
@@ -139,16 +142,18 @@ def _step(minutes: int, run_at: Sequence[int], values: Sequence[float]) -> np.nd
     return out
 
 
-def _drift_shares(
+def _drift_runs(
     reference: pd.DataFrame,
     days: int,
     seed: int,
     shift_of: Callable[[int], ShiftSpec],
     say: Callable[[str], None],
-) -> list[float]:
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Each day's share of drifted columns, and each column's 0/1 flag per day (what the job exports)."""
     settings = DriftSettings()
     numeric, categorical = list(NUMERIC_FEATURES), list(CATEGORICAL_FEATURES)
-    shares = []
+    shares: list[float] = []
+    flags: dict[str, list[float]] = {c: [] for c in (*numeric, *categorical)}
     for d in range(days):
         current = generate_customers(ROWS_PER_DAY, seed=seed * 1000 + d, shift=shift_of(d))
         cal = size_aware(
@@ -161,8 +166,10 @@ def _drift_shares(
             current, reference, numeric=numeric, categorical=categorical, methods=methods, thresholds=limits
         )
         shares.append(decide(run.columns, settings.gates).share_drifted)
+        for col in run.columns:
+            flags[col.column].append(1.0 if col.drifted else 0.0)
         say(f"day {d + 1}/{days}: drift share {shares[-1]:.2f}")
-    return shares
+    return shares, flags
 
 
 def _eval_flags(days: int, seed: int, drop_day: int | None) -> list[float]:
@@ -190,20 +197,29 @@ def ml_series(
     daily = [d * DAY + RUN_MINUTE for d in range(days)]
     cov, slow = _fault(faults, "covariate"), _fault(faults, "slow_drift")
     labels = {"model": "churn", "against": "training", "job": "drift_data"}
+
+    def publish(version: str, shares: list[float], flags: dict[str, list[float]]) -> None:
+        at = {**labels, "model_version": version}
+        store.gauge("modelgate_drift_share", at, _step(n, daily, shares))
+        for column, values in flags.items():
+            store.gauge("modelgate_drift_column_drifted", {**at, "column": column}, _step(n, daily, values))
+
     if cov is not None:
         start = cov.start // DAY
         big = ShiftSpec(price_factor=1.25, tenure_factor=0.6, month_to_month_share=0.3)
-        shares = _drift_shares(reference, days, seed, lambda d: big if d >= start else ShiftSpec(), say)
-        store.gauge(
-            "modelgate_drift_share", {**labels, "model_version": "churn-covariate"}, _step(n, daily, shares)
+        publish(
+            "churn-covariate",
+            *_drift_runs(reference, days, seed, lambda d: big if d >= start else ShiftSpec(), say),
         )
     if slow is not None:
-        shares = _drift_shares(
-            reference, days, seed + 1, lambda d: ShiftSpec(price_factor=1.0 + 0.01 * d), say
-        )
-        store.gauge(
-            "modelgate_drift_share", {**labels, "model_version": "churn-slow"}, _step(n, daily, shares)
-        )
+
+        def slope(d: int) -> ShiftSpec:
+            return ShiftSpec(price_factor=1.0 + 0.01 * d)
+
+        publish("churn-slow", *_drift_runs(reference, days, seed + 1, slope, say))
+    # Customers of its own (a seed no other deployment or scorecard seed uses), no shift all month:
+    # every alert on this version is a false alarm.
+    publish(CALM_VERSION, *_drift_runs(reference, days, seed + 500, lambda _d: ShiftSpec(), say))
     drop = _fault(faults, "eval_drop")
     flags = _eval_flags(days, seed, drop.start // DAY if drop else None)
     eval_labels = {"model": "sim-llama-3-8b", "suite": "core", "job": "eval_run"}

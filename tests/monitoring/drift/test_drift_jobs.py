@@ -132,6 +132,9 @@ def test_calm_window_from_the_reference_distribution_has_no_drift(
         gauges[("modelgate_drift_column_score", "tenure_months")]["value"]
         == s["columns"]["tenure_months"]["score"]
     )
+    # A calm window: every column's own decision is "not drifted", exported as 0 per column.
+    flags = {c: m["value"] for (n, c), m in gauges.items() if n == "modelgate_drift_column_drifted"}
+    assert flags == dict.fromkeys(s["columns"], 0.0)
 
 
 def test_covariate_window_flags_the_shifted_columns_and_trips_the_gate(
@@ -152,6 +155,14 @@ def test_covariate_window_flags_the_shifted_columns_and_trips_the_gate(
     result = json.loads((tmp_path / "jobs" / "drift_data--training.json").read_text())
     detected = [m for m in result["metrics"] if m["name"] == "modelgate_drift_detected"]
     assert (result["exit_code"], detected[0]["value"]) == (1, 1.0)
+    # Each column's exported flag is the summary's own decision for it.
+    flags = {
+        m["labels"]["column"]: m["value"]
+        for m in result["metrics"]
+        if m["name"] == "modelgate_drift_column_drifted"
+    }
+    assert flags == {c: float(col["drifted"]) for c, col in s["columns"].items()}
+    assert {c for c, v in flags.items() if v == 1.0} == drifted(s)
 
 
 def test_prediction_drift_and_its_self_test(

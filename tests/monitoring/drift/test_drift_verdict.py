@@ -84,6 +84,15 @@ def test_exported_gauges_carry_model_version_and_against() -> None:
     }
     scores = {m.labels["column"]: m.value for m in by_name["modelgate_drift_column_score"]}
     assert scores == {"c0": 0.5, "c1": 0.01}
+    # The per-column decision, with the same labels as the score: c0 drifted, c1 did not.
+    flags = {m.labels["column"]: m.value for m in by_name["modelgate_drift_column_drifted"]}
+    assert flags == {"c0": 1.0, "c1": 0.0}
+    assert by_name["modelgate_drift_column_drifted"][0].labels == {
+        "model": "churn",
+        "model_version": "v1",
+        "against": "previous",
+        "column": "c0",
+    }
 
     pred = {
         "model_version": "v1",
