@@ -227,8 +227,13 @@ class SqliteLedger:
         self.lock_waits = 0  # statements that found the write lock taken and waited on the thread
         try:
             self._conn = self._thread.run_blocking(_connect, self.path, busy_timeout_s)
+        except sqlite3.Error as exc:
+            self._thread.stop_blocking()
+            raise LedgerUnavailable(f"cannot open the spend ledger {self.path}: {exc}") from exc
+        try:
             self._loop_conn = _open_loop_connection(self.path)
         except sqlite3.Error as exc:
+            self._thread.post(self._conn.close)  # the thread's connection, opened just above
             self._thread.stop_blocking()
             raise LedgerUnavailable(f"cannot open the spend ledger {self.path}: {exc}") from exc
 
