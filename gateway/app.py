@@ -19,12 +19,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from starlette.routing import Route
 
 from gateway import ops
 from gateway.admin.routes import router as admin_router
 from gateway.churn.routes import router as churn_router
 from gateway.churn.serving import ChurnServing
 from gateway.errors import install_error_handlers
+from gateway.hot_routes import HotRoutes
 from gateway.job_metrics import JobResultsCollector
 from gateway.logcontract.rows import churn_partition
 from gateway.logcontract.schemas import PREDICTION_LOG_SCHEMA
@@ -185,13 +187,16 @@ def create_app(
     if settings.server.metrics_port is None:  # else only on its own listener, never on the API port
         app.include_router(ops.metrics_router)
     app.include_router(admin_router)
+    hot: list[Route] = []
     if settings.llm_configured:
         from gateway.llm.routes import install_llm_routes
 
-        install_llm_routes(app)
+        hot = install_llm_routes(app)
     install_openapi(app, llm=settings.llm_configured)
     # Added last = outermost. Tracing wraps the request id (so the span gets it) and timing (so exemplars
-    # see the request's span); timing wraps the body guards (so 408s and 413s are counted).
+    # see the request's span); timing wraps the body guards (so 408s and 413s are counted). The hot
+    # routes are served innermost, inside the body guards (gateway/hot_routes.py).
+    app.add_middleware(HotRoutes, routes=hot)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.server.max_body_bytes)
     app.add_middleware(BodyReadTimeoutMiddleware, timeout_s=settings.server.body_read_timeout_s)
     app.add_middleware(MetricsMiddleware, metrics=metrics, exemplar=exemplar)

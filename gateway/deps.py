@@ -35,7 +35,7 @@ def services_of(request: Request) -> Services:
 def tenant_of(request: Request) -> Tenant:
     """The authenticated tenant, allowed on this route's lane (raises 401 / 403); tags the server span."""
     tenant = services_of(request).tenants.authenticate(
-        request.headers.get("authorization"), lane=lane_of_path(request.url.path)
+        request.headers.get("authorization"), lane=lane_of_path(request.scope["path"])
     )
     set_tenant(None, tenant.name)  # on the request's server span, when tracing is on
     return tenant
