@@ -25,8 +25,8 @@ request, or the gateway's memory, without limit:
     client = VLLMClient(make_session(pool_size=512, connect_timeout_s=2), base_url, limits)
     body = await client.post_json("/chat/completions", payload_bytes, headers)
     status, _ = await client.probe("/health", timeout_s=2)     # vLLM's own health route, at the root
-    async with client.stream("/chat/completions", payload_bytes, headers) as lines:
-        async for line in lines: ...
+    async with client.stream("/chat/completions", payload_bytes, headers) as batches:
+        async for lines in batches: ...                                 # the lines of one read
 """
 
 from __future__ import annotations
@@ -225,8 +225,9 @@ class VLLMClient:
     @asynccontextmanager
     async def stream(
         self, path: str, body: bytes, headers: Mapping[str, str]
-    ) -> AsyncIterator[AsyncIterator[bytes]]:
-        """Open a streamed POST; yields an iterator of raw SSE lines (without the line ending).
+    ) -> AsyncIterator[AsyncIterator[list[bytes]]]:
+        """Open a streamed POST; yields an iterator over the raw SSE lines (without their line endings) of
+        each read from the upstream, one list per read: what arrived together can be relayed together.
 
         Leaving the block early closes the upstream connection, which is how vLLM learns to abort.
         """
@@ -249,7 +250,7 @@ class VLLMClient:
             if resp.status != 200:
                 content = await _read_body(resp, deadlines, _ERROR_BODY_BYTES, truncate=True)
                 raise UpstreamHTTPError(resp.status, content, resp.headers.get("retry-after"))
-            yield reader.lines()
+            yield reader.batches()
         finally:
             if reader.finished:
                 resp.release()  # read to the end: the connection goes back to the pool
@@ -343,7 +344,8 @@ class _LineReader:
         self.max_event = limits.max_sse_event_bytes
         self.finished = False
 
-    async def lines(self) -> AsyncIterator[bytes]:
+    async def batches(self) -> AsyncIterator[list[bytes]]:
+        """The complete lines of each read, as one list per read (never an empty one)."""
         watchdog = _StreamWatchdog(self.resp.content, self.deadlines)
         try:
             buffer = bytearray()
@@ -353,6 +355,8 @@ class _LineReader:
                 started = True
                 buffer += chunk
                 start = 0
+                batch: list[bytes] = []
+                failure: UpstreamResponseTooLarge | None = None
                 # One pass over the chunk, one deletion afterwards: slicing the rest off per line would make
                 # a chunk of many short lines quadratic.
                 while (nl := buffer.find(b"\n", start)) >= 0:
@@ -360,21 +364,27 @@ class _LineReader:
                     line = bytes(buffer[start:end])
                     start = nl + 1
                     if len(line) > self.max_line:
-                        raise self._too_large("line", self.max_line)
+                        failure = self._too_large("line", self.max_line)
+                        break
                     if line:
                         event_bytes += len(line) + 1
                         if event_bytes > self.max_event:
-                            raise self._too_large("event", self.max_event)
+                            failure = self._too_large("event", self.max_event)
+                            break
                     else:
                         event_bytes = 0
-                    yield line
+                    batch.append(line)
+                if failure is None and len(buffer) - start > self.max_line:  # a line growing past the limit
+                    failure = self._too_large("line", self.max_line)
+                if batch:
+                    yield batch  # the lines before a failure still reach the client, then the failure
+                if failure is not None:
+                    raise failure
                 if start:
                     del buffer[:start]
-                if len(buffer) > self.max_line:  # a line still growing past the limit
-                    raise self._too_large("line", self.max_line)
             self.finished = True
             if buffer.strip():
-                yield bytes(buffer)
+                yield [bytes(buffer)]
         finally:
             watchdog.close()
 

@@ -25,7 +25,9 @@ class Upstream(Protocol):
 
     def stream(
         self, path: str, body: bytes, headers: Mapping[str, str]
-    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]: ...
+    ) -> AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
+        """A streamed POST: the raw SSE lines of each read from the upstream, one list per read."""
+        ...
 
     async def get_json(self, path: str) -> bytes: ...
 

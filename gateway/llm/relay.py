@@ -1,6 +1,8 @@
 """A pure ASGI response that relays an upstream SSE stream to the client, event by event.
 
-Nothing is buffered: each upstream event is forwarded as it arrives. Every way a stream can end produces
+Nothing is held back: the events of each upstream read are forwarded as one write as soon as they arrive
+(vLLM's first read carries the role chunk and the first token together; two writes would cost the first
+token a socket write more). Every way a stream can end produces
 one `Outcome` for `OutcomeRecorder.record`:
 - the upstream finished: 200;
 - the client disconnected: a watcher cancels the relay, which closes the upstream connection (vLLM aborts
@@ -55,7 +57,7 @@ class StreamRelay(Response):
         recorder: OutcomeRecorder,
         call: Call,
         upstream: AsyncExitStack,
-        lines: AsyncIterator[bytes],
+        batches: AsyncIterator[list[bytes]],
         *,
         total_timeout_s: float,
         send_timeout_s: float,
@@ -66,7 +68,7 @@ class StreamRelay(Response):
         self.recorder = recorder
         self.call = call
         self.upstream = upstream
-        self.lines = lines
+        self.batches = batches
         self.total_timeout_s = total_timeout_s
         self.send_timeout_s = send_timeout_s
         self.stream_headers = _HEADERS
@@ -112,20 +114,25 @@ class StreamRelay(Response):
         try:
             await timed_send({"type": "http.response.start", "status": 200, "headers": self.stream_headers})
             async with asyncio.timeout(self.total_timeout_s):
-                # One ASGI message per SSE event (its lines plus the blank line that ends it): a write per
-                # line doubled the socket writes, the largest cost of relaying a stream.
+                # One ASGI message per upstream read, with the whole SSE events it completed (an event's
+                # lines plus the blank line that ends it): socket writes are the largest cost of relaying a
+                # stream, and an event cut across two reads goes out once it is whole.
                 event = bytearray()
-                async for line in self.lines:
-                    if not line:
-                        if event:
-                            event += b"\n"
-                            await timed_send(
-                                {"type": "http.response.body", "body": bytes(event), "more_body": True}
-                            )
-                            event.clear()
-                        continue  # a separator after a dropped event (the usage chunk) is dropped too
-                    if meter.feed(line):
-                        event += line + b"\n"
+                ready = bytearray()
+                async for lines in self.batches:
+                    for line in lines:
+                        if not line:
+                            if event:
+                                event += b"\n"
+                                ready += event
+                                event.clear()
+                            continue  # a separator after a dropped event (the usage chunk) is dropped too
+                        if meter.feed(line):
+                            event += line + b"\n"
+                    if ready:
+                        body = bytes(ready)
+                        ready.clear()
+                        await timed_send({"type": "http.response.body", "body": body, "more_body": True})
                 if event:  # an upstream that ended without the final blank line
                     await timed_send({"type": "http.response.body", "body": bytes(event), "more_body": True})
             if not meter.done:

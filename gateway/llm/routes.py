@@ -97,7 +97,7 @@ async def _open_stream(
     started = time.perf_counter()
     failure: UpstreamFailure
     try:
-        lease, stack, lines = await svc.route.open_stream(
+        lease, stack, batches = await svc.route.open_stream(
             call.request, path, body, headers, llm.first_byte_timeout_s
         )
     except UpstreamFailure as exc:
@@ -110,7 +110,7 @@ async def _open_stream(
             svc.recorder,
             call,
             stack,
-            lines,
+            batches,
             total_timeout_s=llm.total_timeout_s,
             send_timeout_s=llm.client_send_timeout_s,
             keep_text=svc.keeps_text,

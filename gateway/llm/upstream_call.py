@@ -8,7 +8,7 @@ before queueing) costs the client nothing but time.
 
     route = Route(router, metrics, affinity="session_id")
     lease, body = await route.post(request, "/chat/completions", body, headers, timeout_s=300)
-    lease, stack, lines = await route.open_stream(request, "/chat/completions", body, headers, timeout_s=30)
+    lease, stack, batches = await route.open_stream(request, "/chat/completions", body, headers, timeout_s=30)
 
 The returned `Lease` names the replica and the served model (a fallback's when one served); it travels in
 the call's `Outcome`, whose recording ends it.
@@ -49,10 +49,10 @@ def _body_for(request: LLMRequest, body: bytes, served: str) -> bytes:
     return json.dumps({**json.loads(body), "model": served}, separators=(",", ":")).encode()
 
 
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _prepend(first: list[bytes], rest: AsyncIterator[list[bytes]]) -> AsyncIterator[list[bytes]]:
     yield first
-    async for line in rest:
-        yield line
+    async for lines in rest:
+        yield lines
 
 
 class Route:
@@ -90,28 +90,29 @@ class Route:
 
     async def open_stream(
         self, request: LLMRequest, path: str, body: bytes, headers: Mapping[str, str], timeout_s: float
-    ) -> tuple[Lease, AsyncExitStack, AsyncIterator[bytes]]:
-        """Open the stream on some replica and read its first line; the caller owns the returned stack."""
+    ) -> tuple[Lease, AsyncExitStack, AsyncIterator[list[bytes]]]:
+        """Open the stream on some replica and read its first lines (the first read that holds a whole
+        line); the caller owns the returned stack. The iterator yields the lines of each read."""
 
-        async def attempt(replica: Replica, served: str) -> tuple[AsyncExitStack, AsyncIterator[bytes]]:
+        async def attempt(replica: Replica, served: str) -> tuple[AsyncExitStack, AsyncIterator[list[bytes]]]:
             stack = AsyncExitStack()
             try:
-                lines = await stack.enter_async_context(
+                batches = await stack.enter_async_context(
                     replica.client.stream(path, _body_for(request, body, served), headers)
                 )
-                first = await anext(lines, None)
+                first = await anext(batches, None)
                 if first is None:
                     raise UpstreamStreamBroken("upstream stream ended before its first line")
             except BaseException:
                 await stack.aclose()
                 raise
-            return stack, _prepend(first, lines)
+            return stack, _prepend(first, batches)
 
         model_label = self.metrics.model_label(request.model)
-        lease, (stack, lines) = await call_with_retries(
+        lease, (stack, batches) = await call_with_retries(
             self.router, request.model, affinity_key(request, self.affinity), attempt,
             deadline=asyncio.get_running_loop().time() + timeout_s, record=self._attempted,
             on_retry=lambda reason: self.metrics.upstream_retries.labels(model_label, reason).inc(),
         )  # fmt: skip
         self._count_fallback(lease)
-        return lease, stack, lines
+        return lease, stack, batches

@@ -44,9 +44,9 @@ async def _collect(script: Script, limits: UpstreamLimits, consumer_pause_s: flo
     client = VLLMClient(make_session(pool_size=4, connect_timeout_s=2), base, limits)
     got: list[bytes] = []
     try:
-        async with client.stream("/chat/completions", b"{}", {}) as lines:
-            async for line in lines:
-                got.append(line)
+        async with client.stream("/chat/completions", b"{}", {}) as batches:
+            async for lines in batches:
+                got.extend(lines)
                 if consumer_pause_s:
                     await asyncio.sleep(consumer_pause_s)
     finally:

@@ -34,7 +34,7 @@ class Scripted:
 
     def stream(
         self, path: str, body: bytes, headers: Mapping[str, str]
-    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+    ) -> AbstractAsyncContextManager[AsyncIterator[list[bytes]]]:
         raise NotImplementedError
 
     async def get_json(self, path: str) -> bytes:
