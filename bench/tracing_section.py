@@ -121,12 +121,13 @@ def run(workdir: Path, options: LoadOptions, receiver: str = "sink") -> dict[str
         )
     else:
         print(f"receiver: {backend.kind} (its span count is not read back; its CPU is in the table)")
-    targets = {f"{route}_overhead_lt_10pct": ratios[route] > 0.9 for route in ratios}
+    # Issue 18's target: traced throughput ≥ 0.85x the untraced, every span still exported (the sink's
+    # count; ~2 spans a request). Issue 3 asked for an overhead under 10%.
+    targets = {f"{route}_on_over_off_ge_0.85": ratios[route] >= 0.85 for route in ratios}
     print(
-        "target: tracing overhead < 10% of throughput: "
+        "target: traced throughput ≥ 0.85x untraced: "
         + "; ".join(
-            f"{route} {verdict(targets[f'{route}_overhead_lt_10pct'])} "
-            f"(throughput {(ratios[route] - 1) * 100:+.1f}%)"
+            f"{route} {verdict(targets[f'{route}_on_over_off_ge_0.85'])} ({ratios[route]:.3f}x)"
             for route in ratios
         )
     )
