@@ -49,6 +49,43 @@ class _ClientStalled(Exception):
     """A send did not complete within its deadline: the client stopped reading."""
 
 
+class _SendDeadline:
+    """The client-send deadline of one relay, on one lazily re-armed timer instead of an `asyncio.timeout`
+    per send (~5 µs each, ~50 sends a stream): a send notes its deadline; the timer, when it fires during a
+    send past that deadline, cancels the relay task (`fired`), else re-arms at the current send's deadline.
+    The same scheme as the upstream reads' `_StreamWatchdog` (adapters/vllm/client.py)."""
+
+    def __init__(self, task: asyncio.Task[None], timeout_s: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = task
+        self.timeout_s = timeout_s
+        self.deadline = 0.0
+        self.sending = False
+        self.fired = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self.deadline = self.loop.time() + self.timeout_s
+        self.sending = True
+        if self.timer is None:
+            self.timer = self.loop.call_at(self.deadline, self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        if not self.sending:
+            return  # the next send arms a new timer
+        if self.loop.time() < self.deadline:
+            self.timer = self.loop.call_at(self.deadline, self._fire)
+            return
+        self.fired = True
+        self.task.cancel()
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
 class StreamRelay(Response):
     """A Response (so the router hands it to the server untouched) that writes its own ASGI messages."""
 
@@ -97,14 +134,19 @@ class StreamRelay(Response):
                     relay_task.cancel()
                     return
 
-        send_timeout = self.send_timeout_s
+        guard = _SendDeadline(relay_task, self.send_timeout_s)
 
         async def timed_send(message: Message) -> None:
+            guard.start()
             try:
-                async with asyncio.timeout(send_timeout):
-                    await send(message)
-            except TimeoutError:
+                await send(message)
+            except asyncio.CancelledError:
+                if not guard.fired or disconnected.is_set():
+                    raise
+                relay_task.uncancel()
                 raise _ClientStalled from None
+            finally:
+                guard.sending = False
 
         watcher = asyncio.create_task(watch_disconnect())
         status = 200
@@ -166,6 +208,7 @@ class StreamRelay(Response):
         if status != CLIENT_CLOSED:
             with contextlib.suppress(OSError, _ClientStalled):
                 await timed_send({"type": "http.response.body", "body": b"", "more_body": False})
+        guard.close()
         scope.setdefault("state", {})[OUTCOME_STATUS] = status
 
         usage = meter.usage
