@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from gateway import ops
 from gateway.admin.routes import router as admin_router
+from gateway.churn.routes import HOT_ROUTES as CHURN_HOT_ROUTES
 from gateway.churn.routes import router as churn_router
 from gateway.churn.serving import ChurnServing
 from gateway.errors import install_error_handlers
@@ -187,11 +188,11 @@ def create_app(
     if settings.server.metrics_port is None:  # else only on its own listener, never on the API port
         app.include_router(ops.metrics_router)
     app.include_router(admin_router)
-    hot: list[Route] = []
+    hot: list[Route] = list(CHURN_HOT_ROUTES)
     if settings.llm_configured:
         from gateway.llm.routes import install_llm_routes
 
-        hot = install_llm_routes(app)
+        hot += install_llm_routes(app)
     install_openapi(app, llm=settings.llm_configured)
     # Added last = outermost. Tracing wraps the request id (so the span gets it) and timing (so exemplars
     # see the request's span); timing wraps the body guards (so 408s and 413s are counted). The hot

@@ -4,6 +4,7 @@ and errors as through the router, for the routes taken and for everything that i
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -13,11 +14,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import gateway.app
+from gateway.app import create_app
 from gateway.errors import InvalidRequest, install_error_handlers
 from gateway.hot_routes import HotRoutes
 from gateway.settings import Settings
 from support.conftest_helpers import ACME_KEY, metric_samples
 from support.llm_stack import MODEL, LLMStack, llm_stack
+from support.servers import uvicorn_thread
 
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
 
@@ -101,3 +105,64 @@ def test_through_the_real_gateway_the_hot_routes_keep_their_labels_ids_and_error
     assert metrics[("modelgate_requests_total", route)] == 1
     bad_route = ("backend", "llm"), ("method", "POST"), ("route", "/v1/completions"), ("status", "400")
     assert metrics[("modelgate_requests_total", bad_route)] == 1
+
+
+# Bodies that each stop at a different check of the churn route: content type, UTF-8, JSON, duplicate
+# keys, depth, the key, the model's validation (types, ranges, categories, extra fields), and good ones.
+_CHURN_GOOD = {
+    "tenure_months": 4,
+    "monthly_charges": 89.9,
+    "total_charges": 350.0,
+    "support_tickets": 3,
+    "contract_type": "month-to-month",
+    "payment_method": "electronic_check",
+    "internet_service": "fiber_optic",
+}
+_JSON = {"content-type": "application/json"}
+_CHURN_CASES: list[tuple[str, bytes, dict[str, str], bool]] = [
+    ("good", json.dumps(_CHURN_GOOD).encode(), _JSON, True),
+    ("good with id", json.dumps({**_CHURN_GOOD, "customer_id": "c-9"}).encode(), _JSON, True),
+    ("text/plain", json.dumps(_CHURN_GOOD).encode(), {"content-type": "text/plain"}, True),
+    ("not utf-8", b'{"tenure_months": "\xff"}', _JSON, True),
+    ("not json", b"{tenure_months: 4", _JSON, True),
+    ("empty", b"", _JSON, True),
+    ("duplicate key", b'{"tenure_months": 4, "tenure_months": 5}', _JSON, True),
+    ("too deep", b'{"a":' * 40 + b"1" + b"}" * 40, _JSON, True),
+    ("a list", b"[1, 2]", _JSON, True),
+    ("string for int", json.dumps({**_CHURN_GOOD, "tenure_months": "4"}).encode(), _JSON, True),
+    ("out of range", json.dumps({**_CHURN_GOOD, "monthly_charges": -1}).encode(), _JSON, True),
+    ("unknown category", json.dumps({**_CHURN_GOOD, "contract_type": "weekly"}).encode(), _JSON, True),
+    ("extra field", json.dumps({**_CHURN_GOOD, "plan": "gold"}).encode(), _JSON, True),
+    ("missing field", json.dumps({"tenure_months": 4}).encode(), _JSON, True),
+    ("bad key, good body", json.dumps(_CHURN_GOOD).encode(), _JSON, False),
+    ("bad key, bad body", b"{nope", _JSON, False),
+    ("bad key, invalid field", json.dumps({**_CHURN_GOOD, "tenure_months": "x"}).encode(), _JSON, False),
+]
+
+
+def _answers(settings: Settings) -> list[tuple[int, object]]:
+    out: list[tuple[int, object]] = []
+    with uvicorn_thread(create_app(settings)) as base, httpx.Client(base_url=base, timeout=10) as client:
+        for _, body, headers, good_key in _CHURN_CASES:
+            key = ACME_KEY if good_key else "mg-not-a-key-0123456789"
+            r = client.post(
+                "/v1/churn/predict", content=body, headers={**headers, "authorization": f"Bearer {key}"}
+            )
+            answer = r.json()
+            if isinstance(answer, dict):
+                answer.pop("request_id", None)
+            out.append((r.status_code, answer))
+    return out
+
+
+@pytest.mark.integration
+def test_churn_predict_answers_exactly_as_its_fastapi_route_does(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings()
+    hot = _answers(settings)
+    monkeypatch.setattr(gateway.app, "CHURN_HOT_ROUTES", [])  # the same app, churn through FastAPI's route
+    routed = _answers(settings)
+    for (name, *_), got, expected in zip(_CHURN_CASES, hot, routed, strict=True):
+        assert got == expected, name
+    assert {status for status, _ in hot} >= {200, 400, 401, 415, 422}
