@@ -91,7 +91,9 @@ def parse_strict_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         raise JSONBodyError(f"body: nested deeper than {max_depth} levels", param="body") from None
     except ValueError:  # JSONDecodeError, and ints past Python's digit limit
         raise JSONBodyError("request body is not valid JSON", param="body") from None
-    if _depth_exceeds(value, max_depth):
+    # A value nests no deeper than the brackets its text opens (those inside strings only add to the
+    # count), so a body with few of them needs no walk: the walk was ~5 % of a churn prediction's CPU.
+    if body.count(b"{") + body.count(b"[") > max_depth and _depth_exceeds(value, max_depth):
         raise JSONBodyError(f"body: nested deeper than {max_depth} levels", param="body")
     return value
 
