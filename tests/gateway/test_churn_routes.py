@@ -16,18 +16,10 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from support.conftest_helpers import ACME_KEY, DEV_KEY, metric_samples
+from support.conftest_helpers import ACME_KEY, CHURN_CUSTOMER, DEV_KEY, metric_samples
 from support.servers import uvicorn_thread
 
-GOOD = {
-    "tenure_months": 4,
-    "monthly_charges": 89.9,
-    "total_charges": 350.0,
-    "support_tickets": 3,
-    "contract_type": "month-to-month",
-    "payment_method": "electronic_check",
-    "internet_service": "fiber_optic",
-}
+GOOD = CHURN_CUSTOMER
 ACME = {"Authorization": f"Bearer {ACME_KEY}"}
 
 

@@ -19,7 +19,7 @@ from gateway.app import create_app
 from gateway.errors import InvalidRequest, install_error_handlers
 from gateway.hot_routes import HotRoutes
 from gateway.settings import Settings
-from support.conftest_helpers import ACME_KEY, metric_samples
+from support.conftest_helpers import ACME_KEY, CHURN_CUSTOMER, metric_samples
 from support.llm_stack import MODEL, LLMStack, llm_stack
 from support.servers import uvicorn_thread
 
@@ -109,15 +109,7 @@ def test_through_the_real_gateway_the_hot_routes_keep_their_labels_ids_and_error
 
 # Bodies that each stop at a different check of the churn route: content type, UTF-8, JSON, duplicate
 # keys, depth, the key, the model's validation (types, ranges, categories, extra fields), and good ones.
-_CHURN_GOOD = {
-    "tenure_months": 4,
-    "monthly_charges": 89.9,
-    "total_charges": 350.0,
-    "support_tickets": 3,
-    "contract_type": "month-to-month",
-    "payment_method": "electronic_check",
-    "internet_service": "fiber_optic",
-}
+_CHURN_GOOD = CHURN_CUSTOMER
 _JSON = {"content-type": "application/json"}
 _CHURN_CASES: list[tuple[str, bytes, dict[str, str], bool]] = [
     ("good", json.dumps(_CHURN_GOOD).encode(), _JSON, True),

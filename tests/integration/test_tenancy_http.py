@@ -16,22 +16,14 @@ from gateway.auth import hash_key
 from gateway.settings import Settings
 from gateway.tenancy.records import issue_key
 from gateway.tenancy.sqlite_store import SqliteTenantStore
-from support.conftest_helpers import ACME_KEY, metric_samples
+from support.conftest_helpers import ACME_KEY, CHURN_CUSTOMER, metric_samples
 from support.llm_stack import MODEL, LLMStack, llm_stack
 
 pytestmark = pytest.mark.integration
 
 ADMIN_KEY = "mg-admin-test-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-CHURN_ROW = {
-    "tenure_months": 4,
-    "monthly_charges": 89.9,
-    "total_charges": 350.0,
-    "support_tickets": 3,
-    "contract_type": "month-to-month",
-    "payment_method": "electronic_check",
-    "internet_service": "fiber_optic",
-}
+CHURN_ROW = CHURN_CUSTOMER
 
 
 @pytest.fixture
