@@ -143,6 +143,7 @@ class StreamRelay(Response):
             except asyncio.CancelledError:
                 if not guard.fired or disconnected.is_set():
                     raise
+                guard.fired = False  # this cancellation is spent: a later one is judged afresh
                 relay_task.uncancel()
                 raise _ClientStalled from None
             finally:
