@@ -25,7 +25,8 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from gateway.tracing.otlp_export import OTLPHTTPSpanExporter, encode_spans
+from gateway.tracing.otlp_export import OTLPHTTPSpanExporter
+from gateway.tracing.otlp_wire import CACHE_ENTRIES, SpanEncoder
 
 
 def varied_spans() -> list[ReadableSpan]:
@@ -87,14 +88,64 @@ def varied_spans() -> list[ReadableSpan]:
 
 def test_encoding_is_identical_to_the_sdk_encoder() -> None:
     spans = varied_spans()
-    ours, reference = encode_spans(spans), sdk_encode_spans(spans)
-    assert ours == reference
-    assert ours.SerializeToString(deterministic=True) == reference.SerializeToString(deterministic=True)
+    encoder = SpanEncoder()
+    reference = sdk_encode_spans(spans)
+    # Twice: the second pass takes the repeated attributes from the encoder's cache.
+    for _ in range(2):
+        body = encoder.encode(spans)
+        ours = ExportTraceServiceRequest.FromString(body)
+        assert ours == reference
+        # Same bytes too: fields in protobuf's own order, nothing extra.
+        assert body == reference.SerializeToString()
     assert sum(len(ss.spans) for rs in ours.resource_spans for ss in rs.scope_spans) == len(spans) == 6
 
 
 def test_an_empty_batch_encodes_to_an_empty_request() -> None:
-    assert encode_spans([]) == sdk_encode_spans([])
+    assert SpanEncoder().encode([]) == sdk_encode_spans([]).SerializeToString() == b""
+
+
+def test_values_the_sdk_encoder_cannot_carry_cost_one_attribute_not_the_batch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Past int64 the SDK encoder (upb) raises, which would drop the whole batch; a lone surrogate is
+    not UTF-8, which a receiver would reject. Ours leaves the one attribute out, or replaces the char."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.get_tracer("t").start_span(
+        "s\ud800", attributes={"big": 2**64, "neg": -(2**63), "ok": "fine", "bad": "x\udc00"}
+    ).end()
+    (span,) = (
+        ExportTraceServiceRequest.FromString(SpanEncoder().encode(exporter.get_finished_spans()))
+        .resource_spans[0]
+        .scope_spans[0]
+        .spans
+    )
+    values = {kv.key: kv.value for kv in span.attributes}
+    assert set(values) == {"neg", "ok", "bad"}
+    assert values["neg"].int_value == -(2**63)
+    assert values["bad"].string_value == "x?"
+    assert span.name == "s?"
+    assert "attribute big has a value OTLP cannot carry: int" in caplog.text
+
+
+def test_the_attribute_cache_tells_true_from_one_and_stays_bounded() -> None:
+    encoder = SpanEncoder()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    for value in (True, 1, 1.0, "1"):
+        tracer.start_span("s", attributes={"v": value}).end()
+    for n in range(CACHE_ENTRIES + 10):
+        tracer.start_span("s", attributes={"unique": n}).end()
+    spans = exporter.get_finished_spans()
+    decoded = ExportTraceServiceRequest.FromString(encoder.encode(spans)).resource_spans[0]
+    first = [span.attributes[0].value for span in decoded.scope_spans[0].spans[:4]]
+    kinds = [v.WhichOneof("value") for v in first]
+    assert kinds == ["bool_value", "int_value", "double_value", "string_value"]
+    assert decoded == sdk_encode_spans(spans).resource_spans[0]
+    assert len(encoder._attribute_cache) <= CACHE_ENTRIES
 
 
 def one_span() -> list[ReadableSpan]:

@@ -168,7 +168,8 @@ def test_ratio_zero_exports_nothing_but_still_propagates_trace_ids() -> None:
 def test_disabled_tracing_records_nothing_but_passes_the_callers_context_on() -> None:
     tracing = setup_tracing(TracingConfig(enabled=False), service_version="1", environ={})
     app = build_app(tracing)
-    assert [m.cls for m in app.user_middleware] == [TraceContextPassthrough]
+    installed: list[object] = [m.cls for m in app.user_middleware]
+    assert installed == [TraceContextPassthrough]
     client_parent = f"00-{PARENT_TRACE}-{PARENT_SPAN}-01"
     response = call(app, "GET", "/items/1", headers={"traceparent": client_parent})
     assert "x-trace-id" not in response.headers
