@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from opentelemetry.trace import StatusCode
+
 from gateway.tracing.genai import churn_inference_attributes
 from gateway.tracing.setup import Tracing
 
@@ -19,10 +21,18 @@ def churn_inference_span(
     if not tracing.enabled:
         yield lambda score, label: None
         return
-    with tracing.tracer.start_as_current_span("churn.predict") as span:
-        span.set_attribute("modelgate.churn.batch_size", batch_size)
+    # start_span, not start_as_current_span: nothing runs under this span, so making it current (and
+    # the SDK's two context managers around that) would only cost CPU on every prediction.
+    span = tracing.tracer.start_span("churn.predict", attributes={"modelgate.churn.batch_size": batch_size})
 
-        def record(score: float, label: str) -> None:
-            span.set_attributes(churn_inference_attributes(model_version, score, label))
+    def record(score: float, label: str) -> None:
+        span.set_attributes(churn_inference_attributes(model_version, score, label))
 
+    try:
         yield record
+    except BaseException as exc:  # as start_as_current_span records it
+        span.record_exception(exc)
+        span.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        span.end()
