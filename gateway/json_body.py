@@ -49,6 +49,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# One decoder for every body: `json.loads(text, object_pairs_hook=…)` builds a new JSONDecoder per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
 def check_json_content_type(content_type: str | None) -> None:
     """Raise 415 unless the content type is JSON (a missing one is taken as JSON, as FastAPI does)."""
     if not content_type:
@@ -84,7 +88,7 @@ def parse_strict_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     except UnicodeDecodeError as exc:
         raise JSONBodyError(f"body: not UTF-8 (invalid byte at offset {exc.start})", param="body") from None
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates)
+        value = _DECODER.decode(text)
     except _DuplicateKey as exc:
         raise JSONBodyError(f"body: duplicate key {exc.key[:64]!r}", param=exc.key[:64]) from None
     except RecursionError:
