@@ -3,8 +3,8 @@
 Why not the SDK's `OTLPSpanExporter`: its encoder builds every protobuf message through keyword
 constructors, and with protobuf 7's upb runtime each nested message is copied into its parent. Measured
 here (2 cores, protobuf 7.36, opentelemetry-sdk 1.45): ~340 µs to encode one server span with 11
-attributes; filling the same messages in place took 15-20 µs; `otlp_wire.SpanEncoder`, which writes the
-protobuf bytes itself and reuses the encoding of repeated attributes, takes a few µs (bench/README.md).
+attributes; filling the same messages in place took 15-35 µs; `otlp_wire.SpanEncoder`, which writes the
+protobuf bytes itself and reuses the encoding of repeated attributes, 0.75x that (bench/README.md).
 The export runs on the batch thread, but it holds the GIL, so every µs of it is taken from the requests.
 
 The encoder's bytes parse to the same `ExportTraceServiceRequest` as the SDK encoder's (a test compares
