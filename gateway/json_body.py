@@ -24,7 +24,14 @@ from starlette.responses import Response
 
 from gateway.errors import InvalidRequest, UnsupportedMediaType
 
-__all__ = ["MAX_DEPTH", "StrictJSONRoute", "check_json_content_type", "parse_strict_json"]
+__all__ = [
+    "LONE_SURROGATE",
+    "MAX_DEPTH",
+    "StrictJSONRoute",
+    "check_json_content_type",
+    "lone_surrogate_at",
+    "parse_strict_json",
+]
 
 MAX_DEPTH = 32
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -81,6 +88,50 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+LONE_SURROGATE = "a \\u escape names a lone surrogate, which is not a character"
+
+
+def lone_surrogate_at(raw: bytes, value: Any) -> str | None:
+    """Where (`user`, `messages[0].content`) a key or string of `value`, parsed from `raw`, holds a lone
+    surrogate, or None.
+
+    JSON allows `"\\udc00"`; Unicode does not, and UTF-8 cannot encode it: forwarded upstream, written to
+    the Parquet log or put on a span, such a string raises far from the request that sent it (a 500, a
+    lost log batch, a dropped export). Strict UTF-8 decoding refuses encoded surrogates, so only a `\\u`
+    escape makes one, and a body without any is not walked.
+    """
+    if b"\\u" not in raw:
+        return None
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and not _encodable(item):
+                return path or "body"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{path}.{_printable(key)}" if path else _printable(key)
+                if not key.isascii() and not _encodable(key):
+                    return where
+                stack.append((child, where))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(key: str) -> str:
+    # The path goes into the error message, which must itself be encodable.
+    return key[:64].encode("utf-8", "replace").decode("utf-8")
+
+
 def parse_strict_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """The parsed body, or JSONBodyError (400) saying what is wrong with it."""
     try:
@@ -99,6 +150,8 @@ def parse_strict_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     # count), so a body with few of them needs no walk: the walk was ~5 % of a churn prediction's CPU.
     if body.count(b"{") + body.count(b"[") > max_depth and _depth_exceeds(value, max_depth):
         raise JSONBodyError(f"body: nested deeper than {max_depth} levels", param="body")
+    if (where := lone_surrogate_at(body, value)) is not None:
+        raise JSONBodyError(f"{where}: {LONE_SURROGATE}", param=where)
     return value
 
 

@@ -22,6 +22,7 @@ from gateway.admin.wire import KeyCreate, TenantCreate, TenantPatch
 from gateway.auth import DEV_TENANT
 from gateway.deps import ServicesDep
 from gateway.errors import Conflict, InvalidRequest, NotFound, ServiceNotReady
+from gateway.json_body import StrictJSONRoute
 from gateway.services import Services
 from gateway.tenancy.records import (
     KeyNotFound,
@@ -35,7 +36,9 @@ from gateway.tenancy.store import TenantStore
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/admin/v1", tags=["admin"])
+# Strict bodies, as on the churn routes: a duplicate key, deep nesting or a lone surrogate (which the
+# tenant store could not write) is a 400 naming it.
+router = APIRouter(prefix="/admin/v1", tags=["admin"], route_class=StrictJSONRoute)
 
 
 def _store(services: Services) -> TenantStore:

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from gateway.errors import InvalidRequest, UnsupportedMediaType
+from gateway.json_body import LONE_SURROGATE, lone_surrogate_at
 
 __all__ = ["LLMInvalidRequest", "check_content_type", "decode_json_object"]
 
@@ -74,6 +75,8 @@ def decode_json_object(raw: bytes, *, max_depth: int) -> dict[str, Any]:
     # Fast path: a body with few brackets cannot be deep, and counting bytes runs at C speed.
     if raw.count(b"{") + raw.count(b"[") > max_depth and _depth(payload) > max_depth:
         raise LLMInvalidRequest(f"body: nested deeper than {max_depth} levels", param="body")
+    if (where := lone_surrogate_at(raw, payload)) is not None:
+        raise LLMInvalidRequest(f"{where}: {LONE_SURROGATE}", param=where)
     return payload
 
 

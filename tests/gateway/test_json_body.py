@@ -19,6 +19,9 @@ from gateway.json_body import MAX_DEPTH, check_json_content_type, parse_strict_j
         (b"1" * 5000, "not valid JSON"),
         (b"", "not valid JSON"),
         (b"{'a': 1}", "not valid JSON"),
+        (b'{"a": [1, {"b": "x\\udc00"}]}', "a[1].b: a \\u escape names a lone surrogate"),
+        (b'{"k\\ud800": 1}', "k?: a \\u escape names a lone surrogate"),
+        (b'"\\uDBFF"', "body: a \\u escape names a lone surrogate"),
     ],
 )
 def test_hostile_bodies_are_400(body: bytes, message: str) -> None:
@@ -31,6 +34,7 @@ def test_good_bodies_parse() -> None:
     assert parse_strict_json(b'{"a": [1, {"b": null}]}') == {"a": [1, {"b": None}]}
     nested = b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
     assert parse_strict_json(nested) is not None
+    assert parse_strict_json(b'{"e": "\\u00e9\\ud83d\\ude00"}') == {"e": "\u00e9\U0001f600"}  # a pair is fine
 
 
 @pytest.mark.parametrize("ctype", [None, "", "application/json", "application/json; charset=utf-8",

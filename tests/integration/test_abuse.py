@@ -450,6 +450,12 @@ def test_beyond_the_connection_limit_requests_get_503(make_settings: Callable[..
         (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "nested deeper"),
         (b'{"a":' * 40 + b"1" + b"}" * 40, "application/json", 400, "nested deeper"),
         (b'{"tenure_months": "\xff\xfe"}', "application/json", 400, "not UTF-8"),
+        (
+            b'{"tenure_months": 3, "customer_id": "\\udc00"}',
+            "application/json",
+            400,
+            "customer_id: a \\u escape",
+        ),
         (json.dumps(CHURN).encode(), "text/plain", 415, "content-type"),
         (json.dumps(CHURN).encode(), "application/x-www-form-urlencoded", 415, "content-type"),
         (b'{"tenure_months": ' + b"9" * 5000 + b"}", "application/json", 400, "not valid JSON"),

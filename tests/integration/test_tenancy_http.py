@@ -85,6 +85,12 @@ def test_admin_api_is_guarded_and_openai_shaped(stack: LLMStack) -> None:
     assert r.status_code == 422 and _error(r)["param"] == "expires_at"
     r = httpx.post(f"{base}/admin/v1/tenants/initech/keys", json={"models": ["gpt-nope"]}, headers=ADMIN)
     assert r.status_code == 422 and _error(r)["param"] == "models[0]"
+    # Strict bodies, as on the model routes: a lone surrogate or a repeated key is a 400 naming it.
+    json_ = {**ADMIN, "content-type": "application/json"}
+    r = httpx.post(f"{base}/admin/v1/tenants/initech/keys", content=b'{"name": "x\\udc00"}', headers=json_)
+    assert r.status_code == 400 and _error(r)["param"] == "name"
+    r = httpx.post(f"{base}/admin/v1/tenants", content=b'{"name": "a", "name": "b"}', headers=json_)
+    assert r.status_code == 400 and "duplicate key 'name'" in _error(r)["message"]
 
     r = httpx.patch(f"{base}/admin/v1/tenants/initech", json={"rpm": 100, "daily_usd": None}, headers=ADMIN)
     assert r.status_code == 200 and (r.json()["rpm"], r.json()["daily_usd"]) == (100, None)
