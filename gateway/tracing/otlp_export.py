@@ -7,12 +7,11 @@ attributes; filling the same messages in place took 15-35 µs; `otlp_wire.SpanEn
 protobuf bytes itself and reuses the encoding of repeated attributes, 0.75x that (bench/README.md).
 The export runs on the batch thread, but it holds the GIL, so every µs of it is taken from the requests.
 
-The encoder's bytes parse to the same `ExportTraceServiceRequest` as the SDK encoder's (a test compares
-them message for message). The exporter posts them to `<endpoint>` (the full `/v1/traces` URL), gzipped when
-asked (`compression="gzip"`, OTEL_EXPORTER_OTLP_COMPRESSION), over TLS verified by `ssl_context` when
-given (OTEL_EXPORTER_OTLP_CERTIFICATE / _CLIENT_CERTIFICATE / _CLIENT_KEY), and retries connection errors
-and 429/502/503/504 with exponential back-off, all within `timeout_s`; `shutdown()` aborts a back-off at
-once.
+The encoder's bytes are the SDK encoder's, byte for byte (tests/gateway/tracing/test_otlp_export.py).
+The exporter posts them to `<endpoint>` (the full `/v1/traces` URL), gzipped when asked
+(`compression="gzip"`, OTEL_EXPORTER_OTLP_COMPRESSION), over TLS verified by `ssl_context` when given
+(OTEL_EXPORTER_OTLP_CERTIFICATE / _CLIENT_CERTIFICATE / _CLIENT_KEY), and retries connection errors and
+429/502/503/504 with exponential back-off, all within `timeout_s`; `shutdown()` aborts a back-off at once.
 """
 
 from __future__ import annotations
