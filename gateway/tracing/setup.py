@@ -1,10 +1,12 @@
-"""Build the gateway's tracer: a TracerProvider of its own (never the global one), a sampler and an exporter.
+"""Build the gateway's tracer: a tracer of its own (never the global provider's), a sampler and an exporter.
 
 Whether tracing is on, where spans go and how they travel come from `gateway.tracing.config`
 (`tracing:` in the YAML file and the OTEL_* variables; the table is in docs/tracing.md).
 
-Each app gets its own provider, so tests can build many apps in one process and nothing else in the
-process (the Langfuse SDK, a library's instrumentation) changes where the gateway's spans go.
+Each app gets its own tracer and span processor (`gateway.tracing.spans.GatewayTracer`: the SDK's
+sampling, ids, limits and processors around a leaner span), so tests can build many apps in one process
+and nothing else in the process (the Langfuse SDK, a library's instrumentation) changes where the
+gateway's spans go.
 
     tracing = setup_tracing(settings.tracing, service_version=__version__)   # starts the export thread
     ...
@@ -41,20 +43,17 @@ from opentelemetry.sdk.resources import (
     TELEMETRY_SDK_VERSION,
     Resource,
 )
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import (
-    ALWAYS_OFF,
-    ALWAYS_ON,
-    ParentBased,
-    Sampler,
-    TraceIdRatioBased,
-)
+from opentelemetry.sdk.trace.sampling import Sampler
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.sdk.version import __version__ as sdk_version
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway.tracing.config import ResolvedTracing, TracingConfig, TracingConfigError, resolve_tracing
 from gateway.tracing.otlp_export import OTLPHTTPSpanExporter
+from gateway.tracing.sampling import SamplingRule
+from gateway.tracing.spans import GatewayTracer
 
 __all__ = [
     "INSTRUMENTATION_NAME",
@@ -90,7 +89,7 @@ class Tracing:
     tracer: trace.Tracer
     enabled: bool
     propagator: TextMapPropagator
-    provider: TracerProvider | None = None
+    processor: SpanProcessor | None = None
     capture_content: bool = False
     redact: bool = True
     settings: ResolvedTracing | None = None
@@ -103,13 +102,13 @@ class Tracing:
 
     def shutdown(self, timeout_s: float | None = None) -> None:
         """Export what is queued, giving up after `timeout_s` (default: the export timeout). Idempotent."""
-        if self.provider is None:
+        if self.processor is None:
             return
         budget = self._shutdown_timeout_s if timeout_s is None else timeout_s
-        provider, self.provider = self.provider, None
+        processor, self.processor = self.processor, None
         # BatchSpanProcessor.shutdown() takes no timeout and can wait up to 30 s for a dead backend, so
         # it runs on a daemon thread that we stop waiting for once the budget is spent (public API only).
-        worker = threading.Thread(target=provider.shutdown, name="modelgate-tracing-shutdown", daemon=True)
+        worker = threading.Thread(target=processor.shutdown, name="modelgate-tracing-shutdown", daemon=True)
         worker.start()
         worker.join(budget)
 
@@ -136,12 +135,6 @@ def setup_tracing(
         tracing.settings = settings
         return tracing
 
-    provider = TracerProvider(
-        sampler=build_sampler(settings.sampler, settings.sample_ratio),
-        resource=_resource(settings.resource_attributes),
-        # The lifespan shuts it down; an atexit hook per provider would pile up in tests.
-        shutdown_on_exit=False,
-    )
     processor: SpanProcessor
     if exporter is not None:
         processor = SimpleSpanProcessor(exporter)
@@ -161,7 +154,12 @@ def setup_tracing(
             export_timeout_millis=settings.export_timeout_s * 1000,
         )
         _limit_drop_warnings()
-    provider.add_span_processor(processor)
+    tracer = GatewayTracer(
+        SamplingRule.named(settings.sampler, settings.sample_ratio),
+        _resource(settings.resource_attributes),
+        processor,
+        InstrumentationScope(INSTRUMENTATION_NAME, service_version),
+    )
     _log.info(
         "tracing on: %s, sampler %s(%s), service %s",
         settings.traces_endpoint,
@@ -170,10 +168,10 @@ def setup_tracing(
         settings.resource_attributes.get("service.name"),
     )
     return Tracing(
-        tracer=provider.get_tracer(INSTRUMENTATION_NAME, service_version),
+        tracer=tracer,
         enabled=True,
         propagator=w3c_propagator(),
-        provider=provider,
+        processor=processor,
         capture_content=settings.capture_content,
         redact=settings.redact,
         settings=settings,
@@ -203,15 +201,9 @@ def _tls_problem(settings: ResolvedTracing, suffix: str) -> str:
 
 
 def build_sampler(name: str, ratio: float) -> Sampler:
-    """The sampler an `OTEL_TRACES_SAMPLER` name stands for (names checked by `resolve_tracing`)."""
-    root: Sampler
-    if name.endswith("always_on"):
-        root = ALWAYS_ON
-    elif name.endswith("always_off"):
-        root = ALWAYS_OFF
-    else:
-        root = TraceIdRatioBased(ratio)
-    return ParentBased(root) if name.startswith("parentbased_") else root
+    """The SDK sampler an `OTEL_TRACES_SAMPLER` name stands for (names checked by `resolve_tracing`); the
+    tracer decides as it does through `SamplingRule`."""
+    return SamplingRule.named(name, ratio).sdk_sampler()
 
 
 def _resource(attributes: Mapping[str, str]) -> Resource:

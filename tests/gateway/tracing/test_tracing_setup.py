@@ -30,7 +30,7 @@ def test_spans_go_to_the_given_exporter_with_the_resource_and_never_to_the_globa
     config = TracingConfig(enabled=True, service_name="gw", environment="staging")
     environ = {"OTEL_RESOURCE_ATTRIBUTES": "k8s.pod.name=gw-0"}
     tracing = setup_tracing(config, service_version="0.1.0", exporter=exporter, environ=environ)
-    assert tracing.enabled and tracing.provider is not None
+    assert tracing.enabled and tracing.processor is not None
     with tracing.tracer.start_as_current_span("work"):
         pass
     (span,) = exporter.get_finished_spans()
@@ -85,7 +85,7 @@ def test_ratio_zero_records_nothing_but_creates_valid_trace_ids() -> None:
 )
 def test_disabled_tracing_is_a_no_op(config: TracingConfig, environ: dict[str, str]) -> None:
     tracing = setup_tracing(config, service_version="1", exporter=InMemorySpanExporter(), environ=environ)
-    assert not tracing.enabled and tracing.provider is None
+    assert not tracing.enabled and tracing.processor is None
     with tracing.tracer.start_as_current_span("nothing") as span:
         assert not span.is_recording()
         assert not span.get_span_context().is_valid
