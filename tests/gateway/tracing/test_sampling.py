@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import get_args
 
 import pytest
 from opentelemetry import trace
@@ -14,17 +15,11 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, TraceFlags, TraceState
 
+from gateway.tracing.config import SamplerName
 from gateway.tracing.sampling import SamplingRule
 from gateway.tracing.spans import GatewayTracer
 
-NAMES = [
-    "always_on",
-    "always_off",
-    "traceidratio",
-    "parentbased_always_on",
-    "parentbased_always_off",
-    "parentbased_traceidratio",
-]
+NAMES = list(get_args(SamplerName))  # every name the config accepts
 SAMPLED, UNSAMPLED = TraceFlags(TraceFlags.SAMPLED), TraceFlags(TraceFlags.DEFAULT)
 STATE = TraceState([("vendor", "v1")])
 PARENTS: list[SpanContext | None] = [
