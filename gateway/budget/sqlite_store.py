@@ -14,8 +14,11 @@ timeout 0): a statement of a few µs costs less there than a hand-off to a threa
 and the GIL won back from the busy loop after each SQLite call; bench/README.md). When another writer
 holds the lock, the statement failed before it changed anything and runs again on the ledger's own
 thread (`SerialThread`), which waits up to `busy_timeout_s`: the loop never waits on the lock. WAL
-checkpoints, whose fsync must stay off the loop, are posted to that thread. The price of this choice: a
-commit's write into the WAL (the OS page cache; no fsync at synchronous=NORMAL) happens on the loop.
+checkpoints, whose fsync must stay off the loop, are posted to that thread. When the thread falls a
+whole checkpoint interval behind (starved of CPU or of the GIL by a busy loop), the loop's statements
+run on the thread, behind the checkpoint, until it is done: the WAL on disk stays within about two
+intervals of writes, however the threads are scheduled. The price of this choice: a commit's write into
+the WAL (the OS page cache; no fsync at synchronous=NORMAL) happens on the loop.
 A `reserve` whose caller is cancelled while it waits on the thread queues a release behind itself, so an
 abandoned request does not hold budget until it expires.
 
@@ -223,8 +226,10 @@ class SqliteLedger:
         self._closed = False
         self._purged_at = float("-inf")
         self._new_id = RandomIds(id_bytes=12)  # 96 random bits per hold
-        self._writes = 0
+        self._writes = 0  # since the last checkpoint was posted
+        self._checkpoint_pending = False  # set on the loop when posted, cleared on the thread when done
         self.lock_waits = 0  # statements that found the write lock taken and waited on the thread
+        self.checkpoint_waits = 0  # statements that waited on the thread for a checkpoint behind time
         try:
             self._conn = self._thread.run_blocking(_connect, self.path, busy_timeout_s)
         except sqlite3.Error as exc:
@@ -241,6 +246,11 @@ class SqliteLedger:
         """`fn(connection, *args)` on the loop's connection; on the thread's when the write lock is taken."""
         if self._closed:
             raise LedgerUnavailable("the spend ledger is closed")
+        if self._checkpoint_pending and self._writes >= CHECKPOINT_EVERY:
+            # A whole interval since the checkpoint was posted and it has not run: wait for it rather
+            # than let the WAL grow with the thread's lag.
+            self.checkpoint_waits += 1
+            return await self._on_thread(fn, *args)
         try:
             return fn(self._loop_conn, *args)
         except sqlite3.OperationalError as exc:
@@ -250,6 +260,9 @@ class SqliteLedger:
             raise LedgerUnavailable(f"spend ledger {self.path}: {exc}") from exc
         # The statement did nothing (SQLite rolled it back): run it again where waiting is fine.
         self.lock_waits += 1
+        return await self._on_thread(fn, *args)
+
+    async def _on_thread(self, fn: Callable[..., _T], *args: object) -> _T:
         try:
             return await self._thread.call(fn, self._conn, *args)
         except sqlite3.Error as exc:
@@ -263,11 +276,19 @@ class SqliteLedger:
         return now_ts - EXPIRED_GRACE_S
 
     def _wrote(self) -> None:
-        """Count a write; every CHECKPOINT_EVERY of them, post a WAL checkpoint."""
+        """Count a write; every CHECKPOINT_EVERY of them, post a WAL checkpoint unless one is pending."""
         self._writes += 1
-        if self._writes >= CHECKPOINT_EVERY:
+        if self._writes >= CHECKPOINT_EVERY and not self._checkpoint_pending:
             self._writes = 0
-            self._thread.post(_checkpoint, self._conn)
+            self._checkpoint_pending = True
+            self._thread.post(self._run_checkpoint)
+
+    def _run_checkpoint(self) -> None:
+        # On the ledger thread. A failed checkpoint (logged by the thread) is tried again next interval.
+        try:
+            _checkpoint(self._conn)
+        finally:
+            self._checkpoint_pending = False
 
     # --- SpendLedger ---------------------------------------------------------------------------------
 
