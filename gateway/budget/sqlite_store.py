@@ -243,7 +243,9 @@ class SqliteLedger:
             raise LedgerUnavailable(f"cannot open the spend ledger {self.path}: {exc}") from exc
 
     async def _call(self, fn: Callable[..., _T], *args: object) -> _T:
-        """`fn(connection, *args)` on the loop's connection; on the thread's when the write lock is taken."""
+        """`fn(connection, *args)` on the loop's connection; on the thread's when the write lock is taken
+        or a checkpoint is an interval late (bounded disk over latency: such a wait lasts at most the
+        checkpoint, which gives up after `busy_timeout_s` if a reader holds it off)."""
         if self._closed:
             raise LedgerUnavailable("the spend ledger is closed")
         if self._checkpoint_pending and self._writes >= CHECKPOINT_EVERY:
