@@ -1,15 +1,13 @@
-"""The OpenAI-compatible upstream client (vLLM), over an injected `aiohttp.ClientSession`.
+"""The OpenAI-compatible upstream client (vLLM), over an injected `ConnectionPool` (adapters/vllm/http1.py).
 
 `VLLMClient` implements the `Upstream` Protocol the gateway depends on (adapters/vllm/protocol.py); this
-module knows aiohttp and vLLM and nothing of the gateway. aiohttp's errors are translated here into
-adapters/vllm/errors.py.
+module knows vLLM's routes and the exchange's deadlines and limits, and nothing of the gateway. The
+pool's errors are translated here into adapters/vllm/errors.py.
 
-Why aiohttp and not httpx: measured here (32 concurrent requests to the simulator, one process), httpx
-over the httpx-aiohttp transport cost 0.69-0.83 ms of CPU per request and aiohttp alone 0.32 ms, the
-simulator's own share included — httpx's request/response models and cookie handling sit on top of the
-same aiohttp connection. At the gateway's ~2 ms per LLM request that difference is a fifth of its cost
-(bench/README.md). httpx's own transport is slower still as concurrency rises (its pool is scanned on
-every request).
+Why our own HTTP/1.1 client: httpx over the httpx-aiohttp transport cost 0.69-0.83 ms of CPU per
+request here and aiohttp alone 0.32 ms (32 concurrent requests to the simulator, one process, the
+simulator's share included); aiohttp was then still ~22 % of the gateway's GIL time per LLM request.
+`http1.ConnectionPool` on httptools does the same exchange for less (bench/README.md has the figures).
 
 The upstream is bounded (`UpstreamLimits`), because a broken or hostile one must not be able to hold a
 request, or the gateway's memory, without limit:
@@ -19,10 +17,11 @@ request, or the gateway's memory, without limit:
 - an SSE line, an SSE event (its lines up to the blank line) and a non-streaming body each have a size
   limit, counted after the fact of arrival and before anything is kept;
 - redirects are never followed (a 307 would re-post the prompt to wherever it points) and compressed
-  answers are never asked for or inflated (no zip bombs).
+  answers are never asked for or inflated (no zip bombs); no cookie is kept (one tenant's call must not
+  carry an upstream's cookie into another's), no proxy is taken from the environment.
 
     limits = UpstreamLimits(first_byte_timeout_s=30, chunk_timeout_s=30, total_timeout_s=300)
-    client = VLLMClient(make_session(pool_size=512, connect_timeout_s=2), base_url, limits)
+    client = VLLMClient(ConnectionPool(pool_size=512, connect_timeout_s=2), base_url, limits)
     body = await client.post_json("/chat/completions", payload_bytes, headers)
     status, _ = await client.probe("/health", timeout_s=2)     # vLLM's own health route, at the root
     async with client.stream("/chat/completions", payload_bytes, headers) as batches:
@@ -35,8 +34,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-
-import aiohttp
+from functools import partial
 
 from adapters.vllm.errors import (
     UpstreamChunkTimeout,
@@ -52,11 +50,23 @@ from adapters.vllm.errors import (
     UpstreamTimeoutError,
     UpstreamTotalTimeout,
 )
+from adapters.vllm.http1 import (
+    ConnectFailed,
+    Connection,
+    ConnectionLost,
+    ConnectionPool,
+    ConnectTimedOut,
+    OnDeadline,
+    Origin,
+    ResponseHead,
+    UnreadableResponse,
+)
 
-__all__ = ["UpstreamLimits", "VLLMClient", "make_session"]
+__all__ = ["ConnectionPool", "UpstreamLimits", "VLLMClient"]
 
 # identity: an upstream must not send a compressed body that would inflate past every limit.
 _JSON = {"content-type": "application/json", "accept-encoding": "identity"}
+_GET = {"accept-encoding": "identity"}
 _ERROR_BODY_BYTES = 65_536  # an error answer's body is kept for its message; the rest is not read
 
 
@@ -72,155 +82,118 @@ class UpstreamLimits:
     max_body_bytes: int = 16_777_216
 
 
-def make_session(*, pool_size: int, connect_timeout_s: float) -> aiohttp.ClientSession:
-    """A pooled keep-alive session whose only own deadline is the TCP connect.
-
-    Every other deadline is the client's (`UpstreamLimits`), per phase of each exchange. Call it inside
-    the running event loop (the session binds to it).
-    """
-    connector = aiohttp.TCPConnector(limit=pool_size, keepalive_timeout=30, ttl_dns_cache=300)
-    # sock_connect, not connect: `connect` also counts the wait for a free pooled connection, which is
-    # load, not an unreachable upstream; that wait is bounded by the first-byte deadline instead.
-    timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect_timeout_s, sock_read=None)
-    # No cookie jar: an upstream's cookie must never travel from one tenant's call into another's.
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        trust_env=False,
-        auto_decompress=False,
-    )
+# One factory per deadline, made once: a wait hands the pool the factory, not a new exception.
+_ON_DEADLINE: dict[type[UpstreamTimeoutError], OnDeadline] = {
+    UpstreamFirstByteTimeout: partial(
+        UpstreamFirstByteTimeout, "upstream sent no answer within llm.first_byte_timeout_s"
+    ),
+    UpstreamChunkTimeout: partial(
+        UpstreamChunkTimeout, "upstream sent nothing for llm.chunk_timeout_s in the middle of its answer"
+    ),
+    UpstreamTotalTimeout: partial(
+        UpstreamTotalTimeout, "upstream answer took longer than llm.total_timeout_s"
+    ),
+}
 
 
 class _Deadlines:
-    """The deadline of the next read of one exchange, and which limit it is."""
+    """The deadline of the next wait of one exchange, and what passing it raises."""
 
-    def __init__(self, limits: UpstreamLimits) -> None:
+    def __init__(self, limits: UpstreamLimits, loop: asyncio.AbstractEventLoop) -> None:
         self.limits = limits
-        self.loop = asyncio.get_running_loop()
-        now = self.loop.time()
+        self.loop = loop
+        now = loop.time()
         self.total = now + limits.total_timeout_s
         self.first = now + limits.first_byte_timeout_s
         self.got_first_byte = False
 
-    def next(self) -> tuple[float, type[UpstreamTimeoutError]]:
-        kind: type[UpstreamTimeoutError]
+    def next(self) -> tuple[float, OnDeadline]:
         if self.got_first_byte:
-            phase, kind = self.loop.time() + self.limits.chunk_timeout_s, UpstreamChunkTimeout
+            phase, kind = self.loop.time() + self.limits.chunk_timeout_s, _ON_DEADLINE[UpstreamChunkTimeout]
         else:
-            phase, kind = self.first, UpstreamFirstByteTimeout
+            phase, kind = self.first, _ON_DEADLINE[UpstreamFirstByteTimeout]
         if self.total <= phase:
-            return self.total, UpstreamTotalTimeout
+            return self.total, _ON_DEADLINE[UpstreamTotalTimeout]
         return phase, kind
 
 
-_TIMEOUT_MESSAGES: dict[type[UpstreamTimeoutError], str] = {
-    UpstreamFirstByteTimeout: "upstream sent no answer within llm.first_byte_timeout_s",
-    UpstreamChunkTimeout: "upstream sent nothing for llm.chunk_timeout_s in the middle of its answer",
-    UpstreamTotalTimeout: "upstream answer took longer than llm.total_timeout_s",
-}
-
-
-def _timeout(kind: type[UpstreamTimeoutError]) -> UpstreamTimeoutError:
-    return kind(_TIMEOUT_MESSAGES[kind])
-
-
-class _StreamWatchdog:
-    """The read deadlines of one stream, on one timer re-armed lazily instead of a timeout per chunk.
-
-    `asyncio.timeout_at` costs ~5-6 µs per read (a Timeout, a timer handle, task cancel bookkeeping);
-    a 50-token stream waits for ~50 chunks. Here a read only notes its deadline (`waiting`); the one
-    timer, when it fires, re-arms itself at the current read's deadline if that is later, and otherwise
-    fails the pending read by setting the timeout as the stream's exception, which wakes the reader with
-    it (no task is cancelled). The deadlines are those of `_Deadlines`, measured from the read's start.
-    """
-
-    def __init__(self, content: aiohttp.StreamReader, deadlines: _Deadlines) -> None:
-        self.content = content
-        self.deadlines = deadlines
-        self.deadline = 0.0
-        self.kind: type[UpstreamTimeoutError] = UpstreamChunkTimeout
-        self.waiting = False
-        self.timer: asyncio.TimerHandle | None = None
-
-    def start_wait(self) -> None:
-        self.deadline, self.kind = self.deadlines.next()
-        self.waiting = True
-        if self.timer is None or self.timer.when() > self.deadline:
-            if self.timer is not None:
-                self.timer.cancel()
-            self.timer = self.deadlines.loop.call_at(self.deadline, self._fire)
-
-    def _fire(self) -> None:
-        self.timer = None
-        if not self.waiting:
-            return  # re-armed by the next read
-        if self.deadlines.loop.time() < self.deadline:
-            self.timer = self.deadlines.loop.call_at(self.deadline, self._fire)
-            return
-        self.content.set_exception(_timeout(self.kind))
-
-    def close(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-
 def _translate(exc: BaseException, *, streaming_started: bool = False) -> UpstreamFailure:
-    """aiohttp's error → ours. The message names the failure, not the host or aiohttp's text."""
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+    """The pool's error → ours. The message names the failure, not the host or the exception's text."""
+    if isinstance(exc, ConnectTimedOut):
         return UpstreamConnectTimeout("could not connect to the upstream within llm.connect_timeout_s")
-    if streaming_started or isinstance(exc, aiohttp.ClientPayloadError):
-        # A payload error is the connection dropping inside the body (a killed replica): broken, and
-        # before the first line still retried elsewhere (gateway/routing/retry.py), not a bad answer.
-        return UpstreamStreamBroken(f"upstream connection broke mid-answer ({type(exc).__name__})")
-    if isinstance(exc, aiohttp.ClientConnectionError):
-        # Refused, reset, or closed before an answer (ServerDisconnectedError is one of these).
-        return UpstreamConnectError(f"cannot reach the upstream ({type(exc).__name__})")
+    if streaming_started or (isinstance(exc, ConnectionLost) and exc.after_head):
+        # The connection dropping inside the body (a killed replica): broken, and before the first line
+        # still retried elsewhere (gateway/routing/retry.py), not a bad answer.
+        cause = str(exc) if isinstance(exc, ConnectionLost) else type(exc).__name__  # never a parser's text
+        return UpstreamStreamBroken(f"upstream connection broke mid-answer ({cause})")
+    if isinstance(exc, ConnectionLost | ConnectFailed):
+        # Refused, reset, or closed before an answer.
+        return UpstreamConnectError(f"cannot reach the upstream ({exc})")
+    if isinstance(exc, UnreadableResponse):
+        return UpstreamProtocolError("upstream answer could not be read (not an HTTP/1.1 response)")
     return UpstreamProtocolError(f"upstream answer could not be read ({type(exc).__name__})")
 
 
-def _check_status(resp: aiohttp.ClientResponse) -> None:
-    if 300 <= resp.status < 400:
-        raise UpstreamRedirect(f"upstream answered a redirect ({resp.status}); redirects are never followed")
+# The pool's own errors; a deadline passing raises ours already (`_ON_DEADLINE`) and goes through as it is.
+_FAILURES = (ConnectionLost, ConnectFailed, ConnectTimedOut, UnreadableResponse)
 
 
 class VLLMClient:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, limits: UpstreamLimits | None = None):
-        self.session = session
+    def __init__(self, pool: ConnectionPool, base_url: str, limits: UpstreamLimits | None = None):
+        self.pool = pool
         self.base_url = base_url.rstrip("/")
+        self.origin, self.prefix = Origin.parse(self.base_url)
         # vLLM's OpenAI routes live under /v1; its /health and /metrics at the root.
-        self.origin = self.base_url.removesuffix("/v1")
+        self.root = self.prefix.removesuffix("/v1")
         self.limits = limits or UpstreamLimits()
 
-    async def _request(self, method: str, path: str, body: bytes | None, headers: Mapping[str, str]) -> bytes:
-        deadlines = _Deadlines(self.limits)
-        deadline, kind = deadlines.next()
+    async def _open(
+        self,
+        method: bytes,
+        target: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        deadlines: _Deadlines,
+    ) -> tuple[Connection, ResponseHead]:
+        """Send the request on a pooled connection and wait for the answer's head; the caller releases."""
+        deadline, on_deadline = deadlines.next()
         try:
-            async with asyncio.timeout_at(deadline):
-                resp = await self.session.request(
-                    method, self.base_url + path, data=body, headers=headers, allow_redirects=False
-                )
-        except TimeoutError as exc:
-            if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                raise _translate(exc) from exc
-            raise _timeout(kind) from exc
-        except aiohttp.ClientError as exc:
+            conn = await self.pool.acquire(self.origin, deadline, on_deadline)
+        except _FAILURES as exc:
             raise _translate(exc) from exc
         try:
-            _check_status(resp)
-            if resp.status != 200:
-                content = await _read_body(resp, deadlines, _ERROR_BODY_BYTES, truncate=True)
-                raise UpstreamHTTPError(resp.status, content, resp.headers.get("retry-after"))
-            return await _read_body(resp, deadlines, self.limits.max_body_bytes, truncate=False)
+            conn.send(method, target, headers, body)
+            head = await conn.head(deadline, on_deadline)
+        except BaseException as exc:
+            self.pool.release(conn)  # not read to its end: closed, not pooled
+            if isinstance(exc, _FAILURES):
+                raise _translate(exc) from exc
+            raise
+        if 300 <= head.status < 400:
+            self.pool.release(conn)
+            raise UpstreamRedirect(
+                f"upstream answered a redirect ({head.status}); redirects are never followed"
+            )
+        return conn, head
+
+    async def _request(
+        self, method: bytes, target: str, body: bytes | None, headers: Mapping[str, str]
+    ) -> bytes:
+        deadlines = _Deadlines(self.limits, asyncio.get_running_loop())
+        conn, head = await self._open(method, target, body, headers, deadlines)
+        try:
+            if head.status != 200:
+                content = await _read_body(conn, head, deadlines, _ERROR_BODY_BYTES, truncate=True)
+                raise UpstreamHTTPError(head.status, content, head.headers.get("retry-after"))
+            return await _read_body(conn, head, deadlines, self.limits.max_body_bytes, truncate=False)
         finally:
-            resp.release()
+            self.pool.release(conn)
 
     async def post_json(self, path: str, body: bytes, headers: Mapping[str, str]) -> bytes:
-        return await self._request("POST", path, body, {**_JSON, **headers})
+        return await self._request(b"POST", self.prefix + path, body, {**_JSON, **headers})
 
     async def get_json(self, path: str) -> bytes:
-        return await self._request("GET", path, None, {"accept-encoding": "identity"})
+        return await self._request(b"GET", self.prefix + path, None, _GET)
 
     @asynccontextmanager
     async def stream(
@@ -231,101 +204,59 @@ class VLLMClient:
 
         Leaving the block early closes the upstream connection, which is how vLLM learns to abort.
         """
-        deadlines = _Deadlines(self.limits)
-        deadline, kind = deadlines.next()
+        deadlines = _Deadlines(self.limits, asyncio.get_running_loop())
+        conn, head = await self._open(b"POST", self.prefix + path, body, {**_JSON, **headers}, deadlines)
         try:
-            async with asyncio.timeout_at(deadline):
-                resp = await self.session.post(
-                    self.base_url + path, data=body, headers={**_JSON, **headers}, allow_redirects=False
-                )
-        except TimeoutError as exc:
-            if isinstance(exc, aiohttp.ConnectionTimeoutError):
-                raise _translate(exc) from exc
-            raise _timeout(kind) from exc
-        except aiohttp.ClientError as exc:
-            raise _translate(exc) from exc
-        reader = _LineReader(resp, deadlines, self.limits)
-        try:
-            _check_status(resp)
-            if resp.status != 200:
-                content = await _read_body(resp, deadlines, _ERROR_BODY_BYTES, truncate=True)
-                raise UpstreamHTTPError(resp.status, content, resp.headers.get("retry-after"))
-            yield reader.batches()
+            if head.status != 200:
+                content = await _read_body(conn, head, deadlines, _ERROR_BODY_BYTES, truncate=True)
+                raise UpstreamHTTPError(head.status, content, head.headers.get("retry-after"))
+            yield _LineReader(conn, deadlines, self.limits).batches()
         finally:
-            if reader.finished:
-                resp.release()  # read to the end: the connection goes back to the pool
-            else:
-                resp.close()  # left early: a half-read connection must not be reused
+            self.pool.release(conn)  # pooled only when read to its end
 
     async def probe(self, path: str, timeout_s: float) -> tuple[int, bytes]:
         """GET `path` at the server's root, where vLLM serves `/health` and `/metrics` (beside `/v1`).
 
-        Returns the status and body whatever the status; raises an UpstreamFailure when there is no answer.
+        Returns the status and body whatever the status; raises an UpstreamFailure when there is no answer
+        within `timeout_s` (the body is bounded by `llm.max_response_bytes` as any other).
         """
+        limits = UpstreamLimits(
+            first_byte_timeout_s=timeout_s, chunk_timeout_s=timeout_s, total_timeout_s=timeout_s,
+            max_body_bytes=self.limits.max_body_bytes,
+        )  # fmt: skip
+        deadlines = _Deadlines(limits, asyncio.get_running_loop())
+        conn, head = await self._open(b"GET", self.root + path, None, _GET, deadlines)
         try:
-            timeout = aiohttp.ClientTimeout(total=timeout_s)
-            async with self.session.get(self.origin + path, timeout=timeout, allow_redirects=False) as resp:
-                return resp.status, await resp.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _translate(exc) from exc
+            return head.status, await _read_body(conn, head, deadlines, limits.max_body_bytes, truncate=False)
+        finally:
+            self.pool.release(conn)
 
     async def aclose(self) -> None:
-        await self.session.close()
+        await self.pool.aclose()
 
 
-async def _read_chunk(
-    resp: aiohttp.ClientResponse,
-    deadlines: _Deadlines,
-    *,
-    started: bool,
-    watchdog: _StreamWatchdog | None = None,
-) -> bytes:
-    content = resp.content
+async def _next_chunk(conn: Connection, deadlines: _Deadlines, *, started: bool) -> bytes:
+    """The body's next bytes (b"" at its end), translated; what has already arrived needs no wait."""
     try:
-        # What has already arrived (or the end) needs no wait, so no deadline object either: a small
-        # non-streaming body usually lands with its headers, and its end with it. read_nowait is
-        # readany without the wait; b"" from it means "nothing yet" unless the stream is at its end.
-        chunk = content.read_nowait()
-    except (TimeoutError, aiohttp.ClientError) as exc:  # the error the connection was closed with
-        if isinstance(exc, aiohttp.ClientError):
-            raise _translate(exc, streaming_started=started) from exc
-        raise _timeout(deadlines.next()[1]) from exc
-    if chunk or content.at_eof():
-        deadlines.got_first_byte = True
-        return chunk
-    if watchdog is not None:
-        watchdog.start_wait()
-        try:
-            chunk = await content.readany()  # the watchdog's timeout is raised from here as it is
-        except aiohttp.ClientError as exc:
-            raise _translate(exc, streaming_started=started) from exc
-        finally:
-            watchdog.waiting = False
-        deadlines.got_first_byte = True
-        return chunk
-    deadline, kind = deadlines.next()
-    try:
-        async with asyncio.timeout_at(deadline):
-            chunk = await content.readany()
-    except TimeoutError as exc:
-        if isinstance(exc, aiohttp.ClientError):  # aiohttp's own socket timeout (none is set, but safe)
-            raise _translate(exc, streaming_started=started) from exc
-        raise _timeout(kind) from exc
-    except aiohttp.ClientError as exc:
+        chunk = conn.read_nowait()
+        if chunk is None:
+            deadline, on_deadline = deadlines.next()
+            chunk = await conn.read(deadline, on_deadline)
+    except _FAILURES as exc:
         raise _translate(exc, streaming_started=started) from exc
     deadlines.got_first_byte = True
     return chunk
 
 
 async def _read_body(
-    resp: aiohttp.ClientResponse, deadlines: _Deadlines, limit: int, *, truncate: bool
+    conn: Connection, head: ResponseHead, deadlines: _Deadlines, limit: int, *, truncate: bool
 ) -> bytes:
     """The whole body, at most `limit` bytes: beyond it `truncate` keeps the start, else it fails."""
-    declared = resp.content_length
+    declared = head.content_length
     if declared is not None and declared > limit and not truncate:
         raise UpstreamResponseTooLarge(f"upstream body of {declared} bytes is over llm.max_body_bytes")
     body = bytearray()
-    while chunk := await _read_chunk(resp, deadlines, started=False):
+    while chunk := await _next_chunk(conn, deadlines, started=False):
         body += chunk
         if len(body) > limit:
             if truncate:
@@ -337,56 +268,50 @@ async def _read_body(
 class _LineReader:
     """Splits the body into lines as chunks arrive, within the SSE line and event limits."""
 
-    def __init__(self, resp: aiohttp.ClientResponse, deadlines: _Deadlines, limits: UpstreamLimits) -> None:
-        self.resp = resp
+    def __init__(self, conn: Connection, deadlines: _Deadlines, limits: UpstreamLimits) -> None:
+        self.conn = conn
         self.deadlines = deadlines
         self.max_line = limits.max_sse_line_bytes
         self.max_event = limits.max_sse_event_bytes
-        self.finished = False
 
     async def batches(self) -> AsyncIterator[list[bytes]]:
         """The complete lines of each read, as one list per read (never an empty one)."""
-        watchdog = _StreamWatchdog(self.resp.content, self.deadlines)
-        try:
-            buffer = bytearray()
-            event_bytes = 0
-            started = False
-            while chunk := await _read_chunk(self.resp, self.deadlines, started=started, watchdog=watchdog):
-                started = True
-                buffer += chunk
-                start = 0
-                batch: list[bytes] = []
-                failure: UpstreamResponseTooLarge | None = None
-                # One pass over the chunk, one deletion afterwards: slicing the rest off per line would make
-                # a chunk of many short lines quadratic.
-                while (nl := buffer.find(b"\n", start)) >= 0:
-                    end = nl - 1 if nl > start and buffer[nl - 1] == 13 else nl  # strip a \r before the \n
-                    line = bytes(buffer[start:end])
-                    start = nl + 1
-                    if len(line) > self.max_line:
-                        failure = self._too_large("line", self.max_line)
-                        break
-                    if line:
-                        event_bytes += len(line) + 1
-                        if event_bytes > self.max_event:
-                            failure = self._too_large("event", self.max_event)
-                            break
-                    else:
-                        event_bytes = 0
-                    batch.append(line)
-                if failure is None and len(buffer) - start > self.max_line:  # a line growing past the limit
+        buffer = bytearray()
+        event_bytes = 0
+        started = False
+        while chunk := await _next_chunk(self.conn, self.deadlines, started=started):
+            started = True
+            buffer += chunk
+            start = 0
+            batch: list[bytes] = []
+            failure: UpstreamResponseTooLarge | None = None
+            # One pass over the chunk, one deletion afterwards: slicing the rest off per line would make
+            # a chunk of many short lines quadratic.
+            while (nl := buffer.find(b"\n", start)) >= 0:
+                end = nl - 1 if nl > start and buffer[nl - 1] == 13 else nl  # strip a \r before the \n
+                line = bytes(buffer[start:end])
+                start = nl + 1
+                if len(line) > self.max_line:
                     failure = self._too_large("line", self.max_line)
-                if batch:
-                    yield batch  # the lines before a failure still reach the client, then the failure
-                if failure is not None:
-                    raise failure
-                if start:
-                    del buffer[:start]
-            self.finished = True
-            if buffer.strip():
-                yield [bytes(buffer)]
-        finally:
-            watchdog.close()
+                    break
+                if line:
+                    event_bytes += len(line) + 1
+                    if event_bytes > self.max_event:
+                        failure = self._too_large("event", self.max_event)
+                        break
+                else:
+                    event_bytes = 0
+                batch.append(line)
+            if failure is None and len(buffer) - start > self.max_line:  # a line growing past the limit
+                failure = self._too_large("line", self.max_line)
+            if batch:
+                yield batch  # the lines before a failure still reach the client, then the failure
+            if failure is not None:
+                raise failure
+            if start:
+                del buffer[:start]
+        if buffer.strip():
+            yield [bytes(buffer)]
 
     @staticmethod
     def _too_large(what: str, limit: int) -> UpstreamResponseTooLarge:

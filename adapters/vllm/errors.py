@@ -1,5 +1,5 @@
-"""Upstream failures, translated from aiohttp at the adapter boundary (adapters/vllm/client.py); the gateway
-maps them to HTTP answers (gateway/llm/upstream_errors.py).
+"""Upstream failures, translated from the connection pool's at the adapter boundary (adapters/vllm/client.py);
+the gateway maps them to HTTP answers (gateway/llm/upstream_errors.py).
 
 UpstreamFailure                     kind (label `error_type` of modelgate_llm_upstream_errors_total)
 ├── UpstreamConnectError            connect             refused, DNS, reset before a response

@@ -1,6 +1,6 @@
 """The `Upstream` Protocol: all the gateway knows about an OpenAI-compatible upstream.
 
-The gateway's router holds `Upstream`s, never `VLLMClient` or aiohttp, so a test can route to a
+The gateway's router holds `Upstream`s, never `VLLMClient` or its connections, so a test can route to a
 hand-written upstream; `adapters.vllm.client.VLLMClient` is the implementation (vLLM, the simulator).
 
     async def models(upstream: Upstream) -> bytes:

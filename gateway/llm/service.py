@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 
-from adapters.vllm.client import UpstreamLimits, VLLMClient, make_session
+from adapters.vllm.client import ConnectionPool, UpstreamLimits, VLLMClient
 from gateway.auth import Tenant
 from gateway.budget.factory import create_ledger
 from gateway.budget.journal import JournaledSettler
@@ -92,14 +92,14 @@ class LLMService:
 
 
 async def _build_router(settings: Settings, metrics: GatewayMetrics, stack: AsyncExitStack) -> Router:
-    """The replicas' clients (one pooled session for all: aiohttp pools per host), the router, its gauges,
-    its first health round and its loops."""
+    """The replicas' clients (one connection pool for all, idle connections kept per replica), the router,
+    its gauges, its first health round and its loops."""
     llm = settings.llm
     specs = settings.fleet()
     if not specs:
         raise ValueError("llm.upstream_url or llm.upstreams is not set")
-    http = make_session(pool_size=llm.pool_size, connect_timeout_s=llm.connect_timeout_s)
-    stack.push_async_callback(http.close)
+    http = ConnectionPool(pool_size=llm.pool_size, connect_timeout_s=llm.connect_timeout_s)
+    stack.push_async_callback(http.aclose)
     router = Router(
         specs,
         {spec.name: VLLMClient(http, spec.url, upstream_limits(settings)) for spec in specs},

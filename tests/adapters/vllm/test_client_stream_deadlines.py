@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from adapters.vllm.client import UpstreamLimits, VLLMClient, make_session
+from adapters.vllm.client import ConnectionPool, UpstreamLimits, VLLMClient
 from adapters.vllm.errors import UpstreamChunkTimeout, UpstreamTotalTimeout
 
 Script = Callable[[asyncio.StreamWriter], Awaitable[None]]
@@ -41,7 +41,7 @@ async def _serve(script: Script) -> tuple[asyncio.Server, str]:
 
 async def _collect(script: Script, limits: UpstreamLimits, consumer_pause_s: float = 0.0) -> list[bytes]:
     server, base = await _serve(script)
-    client = VLLMClient(make_session(pool_size=4, connect_timeout_s=2), base, limits)
+    client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2), base, limits)
     got: list[bytes] = []
     try:
         async with client.stream("/chat/completions", b"{}", {}) as batches:
