@@ -4,8 +4,9 @@ recording span in place of the SDK's `Span`.
 Why not the SDK's `Tracer`: on this machine (opentelemetry-sdk 1.45) starting, filling and ending the two
 spans of a churn request took ~122 µs on the event loop (`timeit`), most of it the SDK span's lock on
 every call, its `BoundedAttributes` cleaning each value and the lists built for events and links that a
-gateway span rarely has. `RecordingSpan` keeps a plain dict while the values are the scalars our own
-code sets, and hands the processor the same `ReadableSpan` the SDK would (bench/README.md has the gain).
+gateway span rarely has. `RecordingSpan` keeps a plain dict while the values are the scalars (or lists
+of them) our own code sets, and hands the processor the same `ReadableSpan` the SDK would (bench/README.md
+has the gain).
 
 What stays the SDK's, so behaviour does not drift from it:
 - sampling (`Sampler.should_sample`, with its attributes and trace state; or a `SamplingRule`, which
@@ -36,6 +37,7 @@ import traceback
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType, TracebackType
+from typing import cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -377,14 +379,26 @@ class RecordingSpan(trace.Span):
         if type(attrs) is dict:
             room = self._tracer.attribute_room
             for key, value in items.items():
-                # The fast path: a plain value under a plain key, and room for it.
-                if type(value) in _PLAIN and type(key) is str and key and (key in attrs or len(attrs) < room):
-                    attrs[key] = value
-                    continue
-                attrs = self._attributes = _bounded_attributes(self._tracer.limits, attrs)
-                break
+                # The fast path: a plain value, or a list or tuple of them, under a plain key, with room.
+                if type(key) is not str or not key:
+                    break
+                present = key in attrs
+                if not present and len(attrs) >= room:
+                    break
+                kind = type(value)
+                if kind not in _PLAIN:
+                    if kind is not list and kind is not tuple:
+                        break
+                    sequence = cast(Sequence[object], value)
+                    if not all(type(v) in _PLAIN for v in sequence):
+                        break
+                    value = tuple(sequence)  # type: ignore[arg-type]  # as the SDK keeps it: a tuple, a copy
+                if present:
+                    del attrs[key]  # as the SDK does: a key set again moves to the end (the export order)
+                attrs[key] = value
             else:
                 return
+            attrs = self._attributes = _bounded_attributes(self._tracer.limits, attrs)
         # From here on the SDK's rules decide (BoundedAttributes cleans, evicts and counts).
         for key, value in items.items():
             attrs[key] = value

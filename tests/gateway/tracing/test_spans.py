@@ -150,6 +150,17 @@ def odd_values(tracer: trace.Tracer) -> None:
     span.end(T0 + 1)
 
 
+def sequences(tracer: trace.Tracer) -> None:
+    # What the LLM span carries (gen_ai.response.finish_reasons is a list): kept as a tuple, a copy.
+    reasons = ["stop", "length"]
+    span = tracer.start_span("chat", attributes={"gen_ai.response.finish_reasons": reasons}, start_time=T0)
+    reasons.append("changed after")
+    span.set_attributes({"ints": [1, 2], "floats": (0.5,), "mixed": [True, 1, "x"], "empty": []})
+    span.set_attribute("ints", (3,))
+    span.set_attribute("plain", "after the sequences")
+    span.end(T0 + 1)
+
+
 def over_the_limits(tracer: trace.Tracer) -> None:
     span = tracer.start_span("full", attributes={f"k{i}": i for i in range(3)}, start_time=T0)
     for i in range(3, 6):
@@ -205,7 +216,7 @@ def links_and_remote_parent(tracer: trace.Tracer) -> None:
 
 @pytest.mark.parametrize(
     "scenario",
-    [server_and_child, odd_values, statuses_and_late_calls, exceptions, links_and_remote_parent],
+    [server_and_child, odd_values, sequences, statuses_and_late_calls, exceptions, links_and_remote_parent],
 )
 def test_the_same_calls_export_the_same_span_as_the_sdk(scenario: Scenario) -> None:
     _assert_same(*_both(scenario))
