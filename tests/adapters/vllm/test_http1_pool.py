@@ -81,84 +81,73 @@ def _fixed(body: bytes, extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n%s\r\n%s" % (len(body), extra, body)
 
 
-async def _keep_alive(writer: asyncio.StreamWriter, _: int) -> bool:
-    writer.write(_fixed(_OK))
-    await writer.drain()
-    return True
+def _answering(*parts: bytes, keep_open: bool) -> Callable[[asyncio.StreamWriter, int], Awaitable[bool]]:
+    """A server's answer to every request: `parts` written 20 ms apart (each its own read at the client),
+    then the connection kept open or closed."""
+
+    async def answer(writer: asyncio.StreamWriter, _: int) -> bool:
+        for i, part in enumerate(parts):
+            if i:
+                await asyncio.sleep(0.02)
+            writer.write(part)
+            await writer.drain()
+        return keep_open
+
+    return answer
 
 
-@_sync
-async def test_a_connection_is_reused_for_the_next_request() -> None:
-    server = Server(_keep_alive)
-    async with serving(server) as base:
-        client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2), base)
-        for _ in range(5):
-            assert await client.post_json("/chat/completions", b"{}", {}) == _OK
+def _split(response: bytes) -> tuple[bytes, bytes]:
+    """A response as its head and its body, to be sent apart."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    return head + b"\r\n\r\n", body
+
+
+_keep_alive = _answering(_fixed(_OK), keep_open=True)
+
+
+async def _posts(base: str, times: int, *, pause_s: float = 0.0, keepalive_s: float = 30.0) -> list[bytes]:
+    """`times` calls one after another on one pool, `pause_s` apart; their answers."""
+    client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2, keepalive_s=keepalive_s), base)
+    answers = []
+    try:
+        for i in range(times):
+            if i and pause_s:
+                await asyncio.sleep(pause_s)
+            answers.append(await client.post_json("/chat/completions", b"{}", {}))
+    finally:
         await client.aclose()
-    assert (server.connections, server.requests) == (1, 5)
+    return answers
 
 
-@_sync
-async def test_connection_close_from_the_server_is_honoured() -> None:
-    async def close_after(writer: asyncio.StreamWriter, _: int) -> bool:
-        writer.write(_fixed(_OK, b"connection: close\r\n"))
-        await writer.drain()
-        return False
+@pytest.mark.parametrize(
+    ("answer", "server_keeps_open", "pause_s", "keepalive_s", "connections"),
+    [
+        pytest.param(_split(_fixed(_OK)), True, 0.0, 30.0, 1, id="kept-alive-and-reused"),
+        pytest.param((_fixed(_OK, b"connection: close\r\n"),), True, 0.0, 30.0, 3, id="close-honoured"),
+        # Keep-alive promised, then the server closes the idle connection (uvicorn's keep-alive ends).
+        pytest.param((_fixed(_OK),), False, 0.1, 30.0, 3, id="closed-while-idle-not-reused"),
+        pytest.param((_fixed(_OK),), True, 0.15, 0.05, 3, id="idle-past-keepalive-closed"),
+        pytest.param(
+            (b"HTTP/1.0 200 OK\r\ncontent-type: application/json\r\n\r\n", _OK), False, 0.0, 30.0, 3,
+            id="body-delimited-by-closing",
+        ),
+        pytest.param(
+            (b"HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\n", *_split(_fixed(_OK))),
+            True, 0.0, 30.0, 1, id="informational-answer-skipped",
+        ),
+    ],
+)  # fmt: skip
+def test_a_connection_is_reused_exactly_when_the_answer_allows(
+    answer: tuple[bytes, ...], server_keeps_open: bool, pause_s: float, keepalive_s: float, connections: int
+) -> None:
+    server = Server(_answering(*answer, keep_open=server_keeps_open))
 
-    server = Server(close_after)
-    async with serving(server) as base:
-        client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2), base)
-        for _ in range(3):
-            assert await client.post_json("/chat/completions", b"{}", {}) == _OK
-        await client.aclose()
-    assert (server.connections, server.requests) == (3, 3)
+    async def run() -> list[bytes]:
+        async with serving(server) as base:
+            return await _posts(base, 3, pause_s=pause_s, keepalive_s=keepalive_s)
 
-
-@_sync
-async def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
-    async def once(writer: asyncio.StreamWriter, _: int) -> bool:
-        writer.write(
-            _fixed(_OK)
-        )  # keep-alive promised, then closed while idle (uvicorn's keep-alive timeout)
-        await writer.drain()
-        return False
-
-    server = Server(once)
-    async with serving(server) as base:
-        client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2), base)
-        assert await client.post_json("/chat/completions", b"{}", {}) == _OK
-        await asyncio.sleep(0.1)  # the close reaches the idle connection
-        assert await client.post_json("/chat/completions", b"{}", {}) == _OK
-        await client.aclose()
-    assert server.connections == 2
-
-
-@_sync
-async def test_an_idle_connection_past_keepalive_is_closed_not_reused() -> None:
-    server = Server(_keep_alive)
-    async with serving(server) as base:
-        client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2, keepalive_s=0.05), base)
-        assert await client.post_json("/chat/completions", b"{}", {}) == _OK
-        await asyncio.sleep(0.15)
-        assert await client.post_json("/chat/completions", b"{}", {}) == _OK
-        await client.aclose()
-    assert server.connections == 2
-
-
-@_sync
-async def test_a_body_delimited_by_closing_is_read_whole_and_the_connection_dropped() -> None:
-    async def http10(writer: asyncio.StreamWriter, _: int) -> bool:
-        writer.write(b"HTTP/1.0 200 OK\r\ncontent-type: application/json\r\n\r\n" + _OK)
-        await writer.drain()
-        return False
-
-    server = Server(http10)
-    async with serving(server) as base:
-        client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2), base)
-        assert await client.post_json("/chat/completions", b"{}", {}) == _OK
-        assert await client.post_json("/chat/completions", b"{}", {}) == _OK
-        await client.aclose()
-    assert server.connections == 2
+    assert asyncio.run(run()) == [_OK] * 3
+    assert (server.connections, server.requests) == (connections, 3)
 
 
 @_sync
@@ -320,24 +309,6 @@ async def test_reading_pauses_while_a_slow_consumer_has_not_taken_the_bytes() ->
         assert received == total
         pool.release(conn)
         await pool.aclose()
-
-
-@_sync
-async def test_an_informational_answer_before_the_real_one_is_skipped() -> None:
-    async def early_hints(writer: asyncio.StreamWriter, _: int) -> bool:
-        writer.write(b"HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\n")
-        await writer.drain()
-        writer.write(_fixed(_OK))
-        await writer.drain()
-        return True
-
-    server = Server(early_hints)
-    async with serving(server) as base:
-        client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2), base)
-        assert await client.post_json("/chat/completions", b"{}", {}) == _OK
-        assert await client.post_json("/chat/completions", b"{}", {}) == _OK
-        await client.aclose()
-    assert server.connections == 1
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
