@@ -21,12 +21,14 @@ What it guarantees, each held by tests/adapters/vllm/:
   upstream's whole answer in memory) and resumes when they are taken;
 - header names and values are checked: a CR, LF or NUL would let a value inject a header or a request.
 
+    late = partial(UpstreamFirstByteTimeout, "no answer in time")   # what a passed deadline raises
     pool = ConnectionPool(pool_size=512, connect_timeout_s=2, keepalive_s=30)
-    conn = await pool.acquire(origin, deadline, FirstByteTimeout("..."))
-    conn.send(b"POST", "/v1/chat/completions", headers, body)
-    head = await conn.head(deadline, FirstByteTimeout("..."))          # status and headers
-    while chunk := await conn.read(deadline, ChunkTimeout("...")): ...  # b"" at the end
-    pool.release(conn)                                                   # reused only when clean
+    origin, prefix = Origin.parse("http://127.0.0.1:8000/v1")
+    conn = await pool.acquire(origin, deadline, late)
+    conn.send(b"POST", prefix + "/chat/completions", headers, body)
+    head = await conn.head(deadline, late)                 # status and headers
+    while chunk := await conn.read(deadline, late): ...   # b"" at the end of the body
+    pool.release(conn)                                     # pooled only when read to its end
 """
 
 from __future__ import annotations
