@@ -225,11 +225,18 @@ class VLLMClient:
             max_body_bytes=self.limits.max_body_bytes,
         )  # fmt: skip
         deadlines = _Deadlines(limits, asyncio.get_running_loop())
-        conn, head = await self._open(b"GET", self.root + path, None, _GET, deadlines)
         try:
-            return head.status, await _read_body(conn, head, deadlines, limits.max_body_bytes, truncate=False)
-        finally:
-            self.pool.release(conn)
+            conn, head = await self._open(b"GET", self.root + path, None, _GET, deadlines)
+            try:
+                body = await _read_body(conn, head, deadlines, limits.max_body_bytes, truncate=False)
+            finally:
+                self.pool.release(conn)
+        except UpstreamTimeoutError as exc:
+            if isinstance(exc, UpstreamConnectTimeout):
+                raise
+            # Named for the probe's own timeout (routing.health_timeout_s), not the llm.* deadlines.
+            raise UpstreamTimeoutError(f"no answer to GET {path} within {timeout_s:g} s") from exc
+        return head.status, body
 
     async def aclose(self) -> None:
         await self.pool.aclose()

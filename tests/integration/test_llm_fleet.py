@@ -205,10 +205,13 @@ def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streami
     def killer() -> None:
         # SIGKILL once a third of the run is done and the gateway has several requests open on the
         # victim (most of them mid-stream: a stream spends ~85 % of its time after its first chunk), or
-        # at two thirds whatever is open then. Polls every 20 ms; ends with the run.
+        # from two thirds on as soon as it has any open (killing at two thirds whatever was open once
+        # found nothing open there, in a full-suite run on a loaded machine). Polls every 20 ms; ends
+        # with the run.
         while not stop.wait(0.02):
             done = progress[0]
-            if done >= 400 or (done >= 200 and in_flight_on_victim() >= 6):
+            in_flight = in_flight_on_victim() if done >= 200 else 0
+            if in_flight >= 6 or (done >= 400 and in_flight >= 1):
                 killed_at.append(done)
                 victim.kill()
                 return
@@ -232,7 +235,8 @@ def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streami
         for name, sim in three.sims.items():
             if name != "llama-b":
                 sim.set_faults(slow_factor=1.0)
-    assert killed_at and len(results) == 600
+    assert killed_at, "the victim never had a request open from the run's third on: nothing was killed"
+    assert len(results) == 600
     failed = [r for r in results if not r.ok]
     # Not one request failed before its stream started (non-streaming requests never "start").
     assert [r for r in failed if not r.stream or r.chunks == 0] == []

@@ -23,6 +23,7 @@ from adapters.vllm.errors import (
     UpstreamFirstByteTimeout,
     UpstreamProtocolError,
     UpstreamStreamBroken,
+    UpstreamTimeoutError,
 )
 from adapters.vllm.http1 import _HIGH_WATER, Origin
 
@@ -370,3 +371,24 @@ def test_an_https_upstream_is_verified_against_the_trusted_certificates(
         asyncio.run(run())
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     assert asyncio.run(run()) == _OK
+
+
+@_sync
+async def test_a_probe_fails_by_its_own_timeout_and_returns_any_status_it_gets() -> None:
+    async def silent(writer: asyncio.StreamWriter, _: int) -> bool:
+        await asyncio.sleep(5)
+        return False
+
+    async with serving(Server(silent)) as base:
+        client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2), base)
+        with pytest.raises(UpstreamTimeoutError, match=r"no answer to GET /health within 0\.2 s"):
+            await client.probe("/health", timeout_s=0.2)
+        await client.aclose()
+    async with serving(
+        Server(
+            _answering(b"HTTP/1.1 503 Service Unavailable\r\n", b"content-length: 0\r\n\r\n", keep_open=True)
+        )
+    ) as base:
+        client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2), base)
+        assert await client.probe("/health", timeout_s=2) == (503, b"")
+        await client.aclose()
