@@ -157,18 +157,27 @@ class VLLMClient:
     ) -> tuple[Connection, ResponseHead]:
         """Send the request on a pooled connection and wait for the answer's head; the caller releases."""
         deadline, on_deadline = deadlines.next()
-        try:
-            conn = await self.pool.acquire(self.origin, deadline, on_deadline)
-        except _FAILURES as exc:
-            raise _translate(exc) from exc
-        try:
-            conn.send(method, target, headers, body)
-            head = await conn.head(deadline, on_deadline)
-        except BaseException as exc:
-            self.pool.release(conn)  # not read to its end: closed, not pooled
-            if isinstance(exc, _FAILURES):
+        fresh = False
+        while True:
+            try:
+                conn = await self.pool.acquire(self.origin, deadline, on_deadline, fresh=fresh)
+            except _FAILURES as exc:
                 raise _translate(exc) from exc
-            raise
+            try:
+                conn.send(method, target, headers, body)
+                head = await conn.head(deadline, on_deadline)
+                break
+            except BaseException as exc:
+                self.pool.release(conn)  # not read to its end: closed, not pooled
+                if isinstance(exc, ConnectionLost) and not exc.after_head and conn.reused and not fresh:
+                    # A kept-alive connection its server closed as the request crossed the close (vLLM's
+                    # uvicorn closes an idle one after VLLM_HTTP_TIMEOUT_KEEP_ALIVE): nothing was answered.
+                    # Once more, on a new connection; a second loss is the router's (another replica).
+                    fresh = True
+                    continue
+                if isinstance(exc, _FAILURES):
+                    raise _translate(exc) from exc
+                raise
         if 300 <= head.status < 400:
             self.pool.release(conn)
             raise UpstreamRedirect(

@@ -131,6 +131,7 @@ class Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
         self.idle_since = 0.0
+        self.reused = False  # has carried an exchange before this one (taken from the idle pool)
         self.in_exchange = False
         # The exchange in flight:
         self._header_names: list[bytes] = []
@@ -380,14 +381,17 @@ class ConnectionPool:
     def idle(self, origin: Origin) -> int:
         return len(self._idle.get(origin, ()))
 
-    async def acquire(self, origin: Origin, deadline: float, on_deadline: OnDeadline) -> Connection:
-        """An idle connection to `origin`, or a new one; waits for room in the pool until `deadline`."""
+    async def acquire(
+        self, origin: Origin, deadline: float, on_deadline: OnDeadline, *, fresh: bool = False
+    ) -> Connection:
+        """An idle connection to `origin` (unless `fresh`), or a new one; waits for room in the pool until
+        `deadline`."""
         loop = asyncio.get_running_loop()
         while self._in_use >= self.pool_size:
             await self._room(loop, deadline, on_deadline)
         if self._closed:
             raise ConnectFailed("the connection pool is closed")
-        idle = self._idle.get(origin)
+        idle = None if fresh else self._idle.get(origin)
         if idle:
             now = loop.time()
             while idle and now - idle[0].idle_since > self.keepalive_s:  # the oldest first
@@ -396,6 +400,7 @@ class ConnectionPool:
                 conn = idle.pop()  # the most recently used: the likeliest still open
                 if not conn.closed:
                     self._in_use += 1
+                    conn.reused = True
                     return conn
                 conn.abort()
         self._in_use += 1

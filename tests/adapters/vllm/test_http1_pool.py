@@ -392,3 +392,43 @@ async def test_a_probe_fails_by_its_own_timeout_and_returns_any_status_it_gets()
         client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2), base)
         assert await client.probe("/health", timeout_s=2) == (503, b"")
         await client.aclose()
+
+
+@pytest.mark.parametrize("fresh_ones_answer", [True, False])
+def test_a_kept_alive_connection_closed_as_the_request_crosses_it_is_retried_once_on_a_new_one(
+    fresh_ones_answer: bool,
+) -> None:
+    # The server answers a connection's first request, then closes it on reading the second without an
+    # answer: the race of a request sent just as the server's keep-alive timeout closes the connection.
+    answered: set[int] = set()
+
+    async def first_only(writer: asyncio.StreamWriter, _: int) -> bool:
+        if id(writer) in answered or (answered and not fresh_ones_answer):
+            return False
+        answered.add(id(writer))
+        writer.write(_fixed(_OK))
+        await writer.drain()
+        return True
+
+    server = Server(first_only)
+
+    async def run() -> list[bytes | BaseException]:
+        async with serving(server) as base:
+            client = VLLMClient(ConnectionPool(pool_size=4, connect_timeout_s=2), base)
+            try:
+                first = await client.post_json("/chat/completions", b"{}", {})
+                try:
+                    second: bytes | BaseException = await client.post_json("/chat/completions", b"{}", {})
+                except UpstreamConnectError as exc:
+                    second = exc
+                return [first, second]
+            finally:
+                await client.aclose()
+
+    first, second = asyncio.run(run())
+    assert first == _OK
+    if fresh_ones_answer:
+        assert second == _OK
+    else:  # the new connection closed too: one retry only, then the failure
+        assert isinstance(second, UpstreamConnectError)
+    assert (server.connections, server.requests) == (2, 3)
