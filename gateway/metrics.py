@@ -180,6 +180,10 @@ class GatewayMetrics:
             buckets=TTFT_BUCKETS,
             registry=r,
         )
+        # Three observes on every LLM request: their series resolved once per label tuple.
+        self._genai_duration = LabelCache(self.genai_client_duration)
+        self._genai_tokens = LabelCache(self.genai_client_tokens)
+        self._genai_ttfc = LabelCache(self.genai_client_ttfc)
         self.llm_tokens = Counter(
             "modelgate_llm_tokens",
             "Tokens billed, as reported by the upstream.",
@@ -297,14 +301,15 @@ class GatewayMetrics:
         """Record one finished LLM operation in the OTel GenAI client metrics. `error_type` is the span's
         `error.type` (None on success: the label is then empty, which PromQL treats as absent, as the
         OTel Prometheus exporter leaves an unset attribute out)."""
-        labels = (operation, GENAI_PROVIDER, model_label)
-        self.genai_client_duration.labels(*labels, error_type or "").observe(duration_s, exemplar=exemplar)
+        self._genai_duration(operation, GENAI_PROVIDER, model_label, error_type or "").observe(
+            duration_s, exemplar=exemplar
+        )
         if ttft_s is not None:
-            self.genai_client_ttfc.labels(*labels).observe(ttft_s, exemplar=exemplar)
+            self._genai_ttfc(operation, GENAI_PROVIDER, model_label).observe(ttft_s, exemplar=exemplar)
         if input_tokens is not None:
-            self.genai_client_tokens.labels(*labels, "input").observe(input_tokens)
+            self._genai_tokens(operation, GENAI_PROVIDER, model_label, "input").observe(input_tokens)
         if output_tokens is not None:
-            self.genai_client_tokens.labels(*labels, "output").observe(output_tokens)
+            self._genai_tokens(operation, GENAI_PROVIDER, model_label, "output").observe(output_tokens)
 
     def set_tenants(self, tenants: Iterable[str]) -> None:
         """The tenant label set follows the tenant store (tenants are created while the gateway runs)."""

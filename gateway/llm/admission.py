@@ -38,7 +38,7 @@ from gateway.errors import (
     RateLimitExceeded,
 )
 from gateway.llm.wire import LLMRequest
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import GatewayMetrics, LabelCache
 from gateway.ratelimit.limiter import Ticket
 from gateway.routing.router import Router
 from gateway.tenancy.admission import TenantAdmission
@@ -123,6 +123,7 @@ class Admission:
         self.ledger = ledger
         self.concurrency = concurrency
         self.metrics = metrics
+        self._in_flight = LabelCache(metrics.llm_in_flight)  # on every request: resolved once per model
         self.tracing = tracing
         # For the models a request may be served by; the chosen replica's address goes on the span
         # once the upstream-call stage has picked it (outcome.py).
@@ -192,7 +193,7 @@ class Admission:
         if self.tracing.capture_content and span.is_recording():
             # Off the event loop when large: a megabyte prompt must not stall every other tenant.
             span.set_attributes(await content.input_messages_off_loop(request.payload, self.tracing.redact))
-        self.metrics.llm_in_flight.labels(model_label).inc()
+        self._in_flight(model_label).inc()
         return Call(
             request, tenant, request_id, client_request_id, trace_id, model_label, price, input_estimate,
             reservation, span, time.perf_counter(), now, fallback_prices, ticket,

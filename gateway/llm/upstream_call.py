@@ -23,7 +23,7 @@ from contextlib import AsyncExitStack
 
 from adapters.vllm.errors import UpstreamStreamBroken
 from gateway.llm.wire import LLMRequest
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import GatewayMetrics, LabelCache
 from gateway.routing.attempts import Lease, call_with_retries
 from gateway.routing.router import Replica, Router
 
@@ -60,9 +60,11 @@ class Route:
         self.router = router
         self.metrics = metrics
         self.affinity = affinity
+        # Once per attempt; replicas and outcomes are closed sets (the series exist once counted anyway).
+        self._upstream_requests = LabelCache(metrics.upstream_requests)
 
     def _attempted(self, upstream: str, outcome: str) -> None:
-        self.metrics.upstream_requests.labels(upstream, outcome).inc()
+        self._upstream_requests(upstream, outcome).inc()
 
     def _count_fallback(self, lease: Lease) -> None:
         if lease.fallback:
