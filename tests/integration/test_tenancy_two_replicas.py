@@ -161,8 +161,11 @@ def test_rpm_30_is_shared_by_both_replicas_over_a_minute(fleet: Fleet) -> None:
         f"{one}/admin/v1/tenants", json={"name": "umbrella", "rpm": 30}, headers=ADMIN
     ).raise_for_status()
     key = httpx.post(f"{one}/admin/v1/tenants/umbrella/keys", json={}, headers=ADMIN).json()["key"]
+    # The probe that finds the new key working is the first request of the window below: the sliding log
+    # holds it for 60 s, so the minute of offers starts with one admitted (waiting for it to leave the
+    # window instead would add a minute to the suite).
     _within(1.0, lambda: _chat(two, key).status_code == 200)
-    time.sleep(60.5)  # let that probe request leave the window: the minute below starts empty
+    probe_admitted = time.monotonic()
 
     async def offer() -> list[tuple[float, int]]:
         async with httpx.AsyncClient(timeout=10) as client:
@@ -180,11 +183,15 @@ def test_rpm_30_is_shared_by_both_replicas_over_a_minute(fleet: Fleet) -> None:
 
             return await asyncio.gather(*(one_request(i) for i in range(60)))
 
+    offered = time.monotonic()
     results = asyncio.run(offer())
     statuses = [s for _, s in results]
     assert set(statuses) <= {200, 429}
     admitted = statuses.count(200)
-    assert 28 <= admitted <= 30
+    # 29 besides the probe; one more if the last offers came after the probe left the window (60 s on).
+    # (The probe was logged before its answer came back: a quarter second is allowed for that.)
+    probe_left = offered + max(t for t, _ in results) > probe_admitted - 0.25 + 60.0
+    assert 28 <= admitted <= (30 if probe_left else 29)
     # both replicas admitted some and refused some: the limit is one, shared
     for rep in (0, 1):
         mine = [s for i, s in enumerate(statuses) if i % 2 == rep]
