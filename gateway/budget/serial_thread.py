@@ -70,10 +70,13 @@ class SerialThread:
 
     async def call(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run `fn(*args)` on the thread and await its result (or its exception)."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[_T] = loop.create_future()
-        self._queue.put((fn, args, loop, fut))
+        fut: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        self.submit(fut, fn, *args)
         return await fut
+
+    def submit(self, fut: asyncio.Future[Any], fn: Callable[..., Any], *args: Any) -> None:
+        """Queue `fn(*args)`; its result or exception is set on `fut`, on `fut`'s loop (not if cancelled)."""
+        self._queue.put((fn, args, fut.get_loop(), fut))
 
     def run_blocking(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run `fn(*args)` on the thread and block the calling thread until it is done (start-up only)."""

@@ -1,0 +1,153 @@
+"""The SQLite ledger's group commit: the writes of one turn of the event loop share one transaction, each
+gets its own answer after the commit, and cancellation and failures keep the money right."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.budget.ledger import Budget, BudgetWouldBeExceeded, LedgerUnavailable, Reservation
+from gateway.budget.sqlite_store import SqliteLedger
+
+BUDGET = Budget(daily_usd=10.0, monthly_usd=100.0)
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+
+def _run(path: Path, body: Callable[[SqliteLedger], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        ledger = SqliteLedger(path)
+        try:
+            return await body(ledger)
+        finally:
+            await ledger.close()
+
+    return asyncio.run(main())
+
+
+def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _transactions(ledger: SqliteLedger) -> list[str]:
+    statements: list[str] = []
+    ledger._loop_conn.set_trace_callback(statements.append)
+    return statements
+
+
+def test_writes_of_one_turn_share_one_transaction_and_each_gets_its_answer(tmp_path: Path) -> None:
+    async def body(ledger: SqliteLedger) -> tuple[list[Reservation], list[str]]:
+        trace = _transactions(ledger)
+        held = await asyncio.gather(*(ledger.reserve("acme", 0.25, BUDGET, now=NOW) for _ in range(8)))
+        await asyncio.gather(*(ledger.settle(r, 0.125) for r in held))
+        return list(held), [s for s in trace if s in ("BEGIN IMMEDIATE", "COMMIT")]
+
+    held, transactions = _run(tmp_path / "l.sqlite3", body)
+    assert len({r.id for r in held}) == 8
+    assert transactions == ["BEGIN IMMEDIATE", "COMMIT"] * 2  # eight reserves, then eight settles
+    assert _rows(tmp_path / "l.sqlite3", "SELECT period, committed FROM spend ORDER BY period") == [
+        ("2026-12", 8 * 125_000_000),
+        ("2026-12-03", 8 * 125_000_000),
+    ]
+    assert _rows(tmp_path / "l.sqlite3", "SELECT COUNT(*) FROM reservations") == [(0,)]
+
+
+def test_the_limit_is_checked_statement_by_statement_inside_a_batch(tmp_path: Path) -> None:
+    # Eight reserves of 0.3 against a 1.00 day, in one transaction: each sees the holds before it.
+    async def body(ledger: SqliteLedger) -> list[object]:
+        tight = Budget(daily_usd=1.0, monthly_usd=None)
+        return list(
+            await asyncio.gather(
+                *(ledger.reserve("acme", 0.3, tight, now=NOW) for _ in range(8)), return_exceptions=True
+            )
+        )
+
+    answers = _run(tmp_path / "l.sqlite3", body)
+    assert [type(a) for a in answers] == [Reservation] * 3 + [BudgetWouldBeExceeded] * 5
+    assert _rows(tmp_path / "l.sqlite3", "SELECT SUM(amount) FROM reservations") == [(900_000_000,)]
+
+
+def test_a_reserve_cancelled_before_its_batch_runs_holds_nothing(tmp_path: Path) -> None:
+    async def body(ledger: SqliteLedger) -> tuple[float, list[str]]:
+        trace = _transactions(ledger)
+        task = asyncio.create_task(ledger.reserve("acme", 0.5, BUDGET, now=NOW))
+        await asyncio.sleep(0)  # the reserve is queued for this turn's commit, which has not run
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.05)  # the release posted to the thread (it finds nothing)
+        return (await ledger.spend("acme", now=NOW)).day_reserved_usd, trace
+
+    reserved, trace = _run(tmp_path / "l.sqlite3", body)
+    assert reserved == 0
+    assert not [s for s in trace if "INSERT INTO reservations" in s or s == "BEGIN IMMEDIATE"]  # never ran
+    assert _rows(tmp_path / "l.sqlite3", "SELECT COUNT(*) FROM reservations") == [(0,)]
+
+
+def test_a_settle_cancelled_before_its_batch_runs_is_recorded_all_the_same(tmp_path: Path) -> None:
+    async def body(ledger: SqliteLedger) -> tuple[float, float]:
+        held = await ledger.reserve("acme", 0.5, BUDGET, now=NOW)
+        task = asyncio.create_task(ledger.settle(held, 0.2))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        spend = await ledger.spend("acme", now=NOW)
+        return spend.day_committed_usd, spend.day_reserved_usd
+
+    assert _run(tmp_path / "l.sqlite3", body) == (pytest.approx(0.2), 0)
+
+
+def test_a_statement_that_fails_alone_fails_alone(tmp_path: Path) -> None:
+    # Two holds with one id in one batch: the second insert breaks the primary key; SQLite undoes that
+    # statement only, so the first hold is committed and answered.
+    async def body(ledger: SqliteLedger) -> list[object]:
+        ledger._new_id = lambda: "same-id"  # type: ignore[method-assign]
+        return list(
+            await asyncio.gather(
+                ledger.reserve("acme", 0.5, BUDGET, now=NOW),
+                ledger.reserve("acme", 0.25, BUDGET, now=NOW),
+                return_exceptions=True,
+            )
+        )
+
+    first, second = _run(tmp_path / "l.sqlite3", body)
+    assert isinstance(first, Reservation) and first.amount_usd == 0.5
+    assert isinstance(second, LedgerUnavailable) and "UNIQUE" in str(second)
+    assert _rows(tmp_path / "l.sqlite3", "SELECT id, amount FROM reservations") == [("same-id", 500_000_000)]
+
+
+class _CommitFails:
+    """The loop's connection, except that COMMIT fails as it does when the disk is full."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_a_failed_commit_fails_every_statement_of_the_batch_and_keeps_nothing(tmp_path: Path) -> None:
+    async def body(ledger: SqliteLedger) -> tuple[list[object], float]:
+        real = ledger._loop_conn
+        ledger._loop_conn = _CommitFails(real)  # type: ignore[assignment]
+        answers = await asyncio.gather(
+            *(ledger.reserve("acme", 0.5, BUDGET, now=NOW) for _ in range(3)), return_exceptions=True
+        )
+        ledger._loop_conn = real
+        return list(answers), (await ledger.spend("acme", now=NOW)).day_reserved_usd
+
+    answers, reserved = _run(tmp_path / "l.sqlite3", body)
+    assert all(isinstance(a, LedgerUnavailable) and "disk is full" in str(a) for a in answers), answers
+    assert reserved == 0  # rolled back: nothing was reported that is not on disk, nothing is held
