@@ -353,7 +353,7 @@ class SqliteLedger:
                     error.__cause__ = exc
                     answers.append((w, None, error))
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:  # not only SQLite's: a callback must leave no transaction open
             if conn.in_transaction:
                 # (If even this fails the connection is unusable; the batch fails either way.)
                 with contextlib.suppress(sqlite3.Error):
@@ -368,7 +368,7 @@ class SqliteLedger:
             else:
                 w.fut.set_exception(failure)
 
-    def _fail_batch(self, batch: list[_Write], exc: sqlite3.Error) -> None:
+    def _fail_batch(self, batch: list[_Write], exc: Exception) -> None:
         for w in batch:
             error = LedgerUnavailable(f"spend ledger {self.path}: {exc}")
             error.__cause__ = exc

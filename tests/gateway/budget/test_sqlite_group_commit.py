@@ -151,3 +151,29 @@ def test_a_failed_commit_fails_every_statement_of_the_batch_and_keeps_nothing(tm
     answers, reserved = _run(tmp_path / "l.sqlite3", body)
     assert all(isinstance(a, LedgerUnavailable) and "disk is full" in str(a) for a in answers), answers
     assert reserved == 0  # rolled back: nothing was reported that is not on disk, nothing is held
+
+
+def test_a_write_that_raises_something_else_fails_its_batch_and_leaves_no_transaction_open(
+    tmp_path: Path,
+) -> None:
+    # A bug in a statement's function must not leave the loop's connection inside a transaction (every
+    # later write would then wait forever for a lock it holds itself).
+    def broken(conn: sqlite3.Connection) -> None:
+        raise RuntimeError("a bug")
+
+    async def body(ledger: SqliteLedger) -> tuple[list[object], Reservation]:
+        answers = await asyncio.wait_for(  # (unanswered, they would wait forever)
+            asyncio.gather(
+                ledger._write(broken, run_if_cancelled=False),
+                ledger.reserve("acme", 0.5, BUDGET, now=NOW),
+                return_exceptions=True,
+            ),
+            10,
+        )
+        assert not ledger._loop_conn.in_transaction
+        return list(answers), await ledger.reserve("acme", 0.25, BUDGET, now=NOW)
+
+    answers, later = _run(tmp_path / "l.sqlite3", body)
+    assert all(isinstance(a, LedgerUnavailable) and "a bug" in str(a) for a in answers), answers
+    assert later.amount_usd == 0.25
+    assert _rows(tmp_path / "l.sqlite3", "SELECT amount FROM reservations") == [(250_000_000,)]
