@@ -20,16 +20,18 @@ run on the thread, behind the checkpoint, until it is done: the WAL on disk stay
 intervals of writes, however the threads are scheduled. The price of this choice: a commit's write into
 the WAL (the OS page cache; no fsync at synchronous=NORMAL) happens on the loop.
 
-Group commit: the reserves and settles asked for in one turn of the event loop run together, in order,
-in one `BEGIN IMMEDIATE … COMMIT`, once that turn's other callbacks have run. Each still gets its own
-answer, and only after the commit, so nothing is reported that is not on disk. A commit (the WAL frames,
-the WAL index, the file locks) is most of a statement's cost: at 8 a batch a reserve and its settle cost
-~37 µs of CPU instead of ~81 (bench/README.md). A statement that fails alone is undone alone and fails
-alone; when SQLite rolls the whole transaction back (a full disk, an I/O error) or the commit fails, every
-statement of the batch fails. A reserve whose caller is cancelled before its batch runs is not run; a
-settle always runs (it moves money), as it would have on the thread.
 A `reserve` whose caller is cancelled while it waits on the thread queues a release behind itself, so an
 abandoned request does not hold budget until it expires.
+
+Group commit: a turn of the event loop's first reserve or settle runs at once, as its own statement; the
+ones asked for after it in the same turn run together, in order, in one `BEGIN IMMEDIATE … COMMIT`, once
+that turn's other callbacks have run. Each still gets its own answer, and only after the commit, so
+nothing is reported that is not on disk, and a client sending one request at a time waits for nothing.
+A commit (the WAL frames, the WAL index, the file locks) is most of a statement's cost: at 8 a batch a
+reserve and its settle cost ~37 µs of CPU instead of ~81 (bench/README.md). A statement that fails alone
+is undone alone and fails alone; when SQLite rolls the whole transaction back (a full disk, an I/O
+error) or the commit fails, every statement of the batch fails. A reserve whose caller is cancelled
+before its batch runs is not run; a settle always runs (it moves money), as it would have on the thread.
 
 Durability: `synchronous=NORMAL` in WAL mode, so a committed spend survives a crash or restart of the
 gateway process; only an OS crash or power cut can lose the last transactions.
@@ -279,9 +281,9 @@ class SqliteLedger:
             return True
         return False
 
-    async def _read(self, fn: Callable[..., _T], *args: object) -> _T:
-        """`fn(connection, *args)` at once on the loop's connection; on the thread's when the lock is
-        taken or a checkpoint is late."""
+    async def _at_once(self, fn: Callable[..., _T], *args: object) -> _T:
+        """`fn(connection, *args)` at once on the loop's connection (its own implicit transaction); on the
+        thread's when the lock is taken or a checkpoint is late."""
         if self._closed:
             raise LedgerUnavailable("the spend ledger is closed")
         if self._checkpoint_late():
@@ -298,17 +300,21 @@ class SqliteLedger:
         return await self._on_thread(fn, *args)
 
     async def _write(self, fn: Callable[..., _T], *args: object, run_if_cancelled: bool) -> _T:
-        """`fn(connection, *args)` in this turn's group commit (the module docstring); on the thread's
-        connection when a checkpoint is late, or when the batch finds the write lock taken."""
+        """`fn(connection, *args)`: the turn's first write at once, the later ones in the turn's group
+        commit (the module docstring); on the thread's connection when a checkpoint is late, or when the
+        lock is taken."""
         if self._closed:
             raise LedgerUnavailable("the spend ledger is closed")
         if self._checkpoint_late():
             return await self._on_thread(fn, *args)
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[object] = loop.create_future()
         if self._batch is None:
+            # Alone so far: no reason to wait (a client one request at a time pays nothing). The writes
+            # that come after it in this turn wait for its end and share one commit.
             self._batch = []
             loop.call_soon(self._commit_batch)
+            return await self._at_once(fn, *args)
+        fut: asyncio.Future[object] = loop.create_future()
         self._batch.append(_Write(fn, args, fut, run_if_cancelled))
         try:
             return await fut  # type: ignore[return-value]  # fn's own result
@@ -319,13 +325,16 @@ class SqliteLedger:
         """Run this turn's writes in one transaction, then answer each (on the loop, as a callback)."""
         batch = [w for w in self._batch or () if w.run_if_cancelled or not w.fut.cancelled()]
         self._batch = None
-        if not batch:  # every write of the turn was a reserve whose caller has gone
+        if not batch:  # the turn's first write was alone, or the others were reserves whose callers left
             return
         if self._closed:
             for w in batch:
                 _fail(w.fut, LedgerUnavailable("the spend ledger is closed"))
             return
         conn = self._loop_conn
+        if len(batch) == 1:
+            self._commit_alone(batch[0])
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -367,6 +376,25 @@ class SqliteLedger:
                 w.fut.set_result(result)
             else:
                 w.fut.set_exception(failure)
+
+    def _commit_alone(self, w: _Write) -> None:
+        """A turn's only write, as its own statement (SQLite's implicit transaction): the explicit
+        BEGIN and COMMIT would cost a third more CPU for nothing to share (bench/README.md)."""
+        try:
+            result = w.fn(self._loop_conn, *w.args)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                self._fail_batch([w], exc)
+                return
+            # The statement did nothing (SQLite rolled it back): run it again where waiting is fine.
+            self.lock_waits += 1
+            self._thread.submit(w.fut, w.fn, self._conn, *w.args)
+            return
+        except Exception as exc:
+            self._fail_batch([w], exc)
+            return
+        if not w.fut.done():
+            w.fut.set_result(result)
 
     def _fail_batch(self, batch: list[_Write], exc: Exception) -> None:
         for w in batch:
@@ -426,6 +454,12 @@ class SqliteLedger:
             self._thread.post(_settle, self._conn, rid, 0)
             raise
         self._wrote()
+        task = asyncio.current_task()
+        if refusal is None and task is not None and task.cancelling():
+            # Cancelled while the hold went in at once (nothing suspended to deliver it): the caller will
+            # never see this reservation, so release it, as the other paths do.
+            self._thread.post(_settle, self._conn, rid, 0)
+            raise asyncio.CancelledError
         if refusal is not None:
             window, limit, spent = refusal
             raise BudgetWouldBeExceeded(tenant, window, from_nano(limit), from_nano(spent), from_nano(amount))
@@ -441,7 +475,7 @@ class SqliteLedger:
 
     async def spend(self, tenant: str, *, now: datetime) -> SpendSnapshot:
         day, month = window_keys(now)
-        committed_d, committed_m, held_d, held_m = await self._read(
+        committed_d, committed_m, held_d, held_m = await self._at_once(
             _usage, tenant, day, month, now.timestamp()
         )
         return SpendSnapshot.from_nano(day, month, (committed_d, committed_m), (held_d, held_m))

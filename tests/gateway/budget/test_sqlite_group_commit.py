@@ -1,5 +1,6 @@
-"""The SQLite ledger's group commit: the writes of one turn of the event loop share one transaction, each
-gets its own answer after the commit, and cancellation and failures keep the money right."""
+"""The SQLite ledger's group commit: a turn's first write runs at once, the later writes of the same turn
+of the event loop share one transaction, each gets its own answer after the commit, and cancellation and
+failures keep the money right."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def test_writes_of_one_turn_share_one_transaction_and_each_gets_its_answer(tmp_p
 
     held, transactions = _run(tmp_path / "l.sqlite3", body)
     assert len({r.id for r in held}) == 8
+    # Each turn: the first write alone (its implicit transaction), the other seven in one commit.
     assert transactions == ["BEGIN IMMEDIATE", "COMMIT"] * 2  # eight reserves, then eight settles
     assert _rows(tmp_path / "l.sqlite3", "SELECT period, committed FROM spend ORDER BY period") == [
         ("2026-12", 8 * 125_000_000),
@@ -73,54 +75,76 @@ def test_the_limit_is_checked_statement_by_statement_inside_a_batch(tmp_path: Pa
     assert _rows(tmp_path / "l.sqlite3", "SELECT SUM(amount) FROM reservations") == [(900_000_000,)]
 
 
+def test_a_lone_write_runs_at_once_without_waiting_for_the_turn(tmp_path: Path) -> None:
+    async def body(ledger: SqliteLedger) -> tuple[bool, list[str]]:
+        trace = _transactions(ledger)
+        task = asyncio.create_task(ledger.reserve("acme", 0.5, BUDGET, now=NOW))
+        await asyncio.sleep(0)  # one step of the task: nothing else ran since
+        return task.done(), trace
+
+    done, trace = _run(tmp_path / "l.sqlite3", body)
+    assert done
+    assert [s for s in trace if "INSERT INTO reservations" in s] and "BEGIN IMMEDIATE" not in trace
+
+
 def test_a_reserve_cancelled_before_its_batch_runs_holds_nothing(tmp_path: Path) -> None:
     async def body(ledger: SqliteLedger) -> tuple[float, list[str]]:
         trace = _transactions(ledger)
-        task = asyncio.create_task(ledger.reserve("acme", 0.5, BUDGET, now=NOW))
-        await asyncio.sleep(0)  # the reserve is queued for this turn's commit, which has not run
-        task.cancel()
+        first = asyncio.create_task(ledger.reserve("acme", 0.5, BUDGET, now=NOW))
+        second = asyncio.create_task(ledger.reserve("acme", 0.25, BUDGET, now=NOW))
+        await asyncio.sleep(0)  # the first ran at once; the second waits for this turn's commit
+        second.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
+            await second
+        await first
         await asyncio.sleep(0.05)  # the release posted to the thread (it finds nothing)
         return (await ledger.spend("acme", now=NOW)).day_reserved_usd, trace
 
     reserved, trace = _run(tmp_path / "l.sqlite3", body)
-    assert reserved == 0
-    assert not [s for s in trace if "INSERT INTO reservations" in s or s == "BEGIN IMMEDIATE"]  # never ran
-    assert _rows(tmp_path / "l.sqlite3", "SELECT COUNT(*) FROM reservations") == [(0,)]
+    assert reserved == 0.5  # the first's hold only
+    assert len([s for s in trace if "INSERT INTO reservations" in s]) == 1
+    assert "BEGIN IMMEDIATE" not in trace  # the second's batch never ran
+    assert _rows(tmp_path / "l.sqlite3", "SELECT amount FROM reservations") == [(500_000_000,)]
 
 
 def test_a_settle_cancelled_before_its_batch_runs_is_recorded_all_the_same(tmp_path: Path) -> None:
     async def body(ledger: SqliteLedger) -> tuple[float, float]:
-        held = await ledger.reserve("acme", 0.5, BUDGET, now=NOW)
-        task = asyncio.create_task(ledger.settle(held, 0.2))
-        await asyncio.sleep(0)
-        task.cancel()
+        a, b = await asyncio.gather(*(ledger.reserve("acme", 0.5, BUDGET, now=NOW) for _ in range(2)))
+        first = asyncio.create_task(ledger.settle(a, 0.1))
+        second = asyncio.create_task(ledger.settle(b, 0.2))
+        await asyncio.sleep(0)  # the second settle waits for this turn's commit
+        second.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
+            await second
+        await first
         spend = await ledger.spend("acme", now=NOW)
         return spend.day_committed_usd, spend.day_reserved_usd
 
-    assert _run(tmp_path / "l.sqlite3", body) == (pytest.approx(0.2), 0)
+    assert _run(tmp_path / "l.sqlite3", body) == (pytest.approx(0.3), 0)
 
 
 def test_a_statement_that_fails_alone_fails_alone(tmp_path: Path) -> None:
-    # Two holds with one id in one batch: the second insert breaks the primary key; SQLite undoes that
-    # statement only, so the first hold is committed and answered.
+    # The turn's first hold goes in at once; the next two, in one batch, share an id: the second insert
+    # breaks the primary key, SQLite undoes that statement only, and the batch's first hold is committed.
     async def body(ledger: SqliteLedger) -> list[object]:
-        ledger._new_id = lambda: "same-id"  # type: ignore[method-assign]
+        ids = iter(["alone", "same-id", "same-id"])
+        ledger._new_id = lambda: next(ids)  # type: ignore[method-assign]
         return list(
             await asyncio.gather(
                 ledger.reserve("acme", 0.5, BUDGET, now=NOW),
                 ledger.reserve("acme", 0.25, BUDGET, now=NOW),
+                ledger.reserve("acme", 0.125, BUDGET, now=NOW),
                 return_exceptions=True,
             )
         )
 
-    first, second = _run(tmp_path / "l.sqlite3", body)
-    assert isinstance(first, Reservation) and first.amount_usd == 0.5
+    alone, first, second = _run(tmp_path / "l.sqlite3", body)
+    assert isinstance(alone, Reservation) and isinstance(first, Reservation) and first.amount_usd == 0.25
     assert isinstance(second, LedgerUnavailable) and "UNIQUE" in str(second)
-    assert _rows(tmp_path / "l.sqlite3", "SELECT id, amount FROM reservations") == [("same-id", 500_000_000)]
+    assert _rows(tmp_path / "l.sqlite3", "SELECT id, amount FROM reservations ORDER BY id") == [
+        ("alone", 500_000_000),
+        ("same-id", 250_000_000),
+    ]
 
 
 class _CommitFails:
@@ -143,14 +167,15 @@ def test_a_failed_commit_fails_every_statement_of_the_batch_and_keeps_nothing(tm
         real = ledger._loop_conn
         ledger._loop_conn = _CommitFails(real)  # type: ignore[assignment]
         answers = await asyncio.gather(
-            *(ledger.reserve("acme", 0.5, BUDGET, now=NOW) for _ in range(3)), return_exceptions=True
+            *(ledger.reserve("acme", 0.5, BUDGET, now=NOW) for _ in range(4)), return_exceptions=True
         )
         ledger._loop_conn = real
         return list(answers), (await ledger.spend("acme", now=NOW)).day_reserved_usd
 
-    answers, reserved = _run(tmp_path / "l.sqlite3", body)
-    assert all(isinstance(a, LedgerUnavailable) and "disk is full" in str(a) for a in answers), answers
-    assert reserved == 0  # rolled back: nothing was reported that is not on disk, nothing is held
+    (alone, *batch), reserved = _run(tmp_path / "l.sqlite3", body)
+    assert isinstance(alone, Reservation)  # the turn's first, committed on its own before the batch
+    assert all(isinstance(a, LedgerUnavailable) and "disk is full" in str(a) for a in batch), batch
+    assert reserved == 0.5  # the batch rolled back: nothing reported that is not on disk, nothing held
 
 
 def test_a_write_that_raises_something_else_fails_its_batch_and_leaves_no_transaction_open(
@@ -164,6 +189,7 @@ def test_a_write_that_raises_something_else_fails_its_batch_and_leaves_no_transa
     async def body(ledger: SqliteLedger) -> tuple[list[object], Reservation]:
         answers = await asyncio.wait_for(  # (unanswered, they would wait forever)
             asyncio.gather(
+                ledger.reserve("acme", 0.125, BUDGET, now=NOW),  # the turn's first: at once
                 ledger._write(broken, run_if_cancelled=False),
                 ledger.reserve("acme", 0.5, BUDGET, now=NOW),
                 return_exceptions=True,
@@ -171,9 +197,12 @@ def test_a_write_that_raises_something_else_fails_its_batch_and_leaves_no_transa
             10,
         )
         assert not ledger._loop_conn.in_transaction
-        return list(answers), await ledger.reserve("acme", 0.25, BUDGET, now=NOW)
+        return list(answers)[1:], await ledger.reserve("acme", 0.25, BUDGET, now=NOW)
 
     answers, later = _run(tmp_path / "l.sqlite3", body)
     assert all(isinstance(a, LedgerUnavailable) and "a bug" in str(a) for a in answers), answers
     assert later.amount_usd == 0.25
-    assert _rows(tmp_path / "l.sqlite3", "SELECT amount FROM reservations") == [(250_000_000,)]
+    assert _rows(tmp_path / "l.sqlite3", "SELECT amount FROM reservations ORDER BY amount") == [
+        (125_000_000,),
+        (250_000_000,),
+    ]
