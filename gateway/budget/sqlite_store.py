@@ -378,8 +378,8 @@ class SqliteLedger:
                 w.fut.set_exception(failure)
 
     def _commit_alone(self, w: _Write) -> None:
-        """A turn's only write, as its own statement (SQLite's implicit transaction): the explicit
-        BEGIN and COMMIT would cost a third more CPU for nothing to share (bench/README.md)."""
+        """A batch of one write: as its own statement, in SQLite's implicit transaction (an explicit
+        BEGIN and COMMIT would be two more statements for nothing to share)."""
         try:
             result = w.fn(self._loop_conn, *w.args)
         except sqlite3.OperationalError as exc:
