@@ -288,6 +288,10 @@ class SqliteLedger:
             raise LedgerUnavailable("the spend ledger is closed")
         if self._checkpoint_late():
             return await self._on_thread(fn, *args)
+        return await self._on_loop(fn, *args)
+
+    async def _on_loop(self, fn: Callable[..., _T], *args: object) -> _T:
+        """`fn` on the loop's connection; again on the thread's when it found the write lock taken."""
         try:
             return fn(self._loop_conn, *args)
         except sqlite3.OperationalError as exc:
@@ -313,7 +317,7 @@ class SqliteLedger:
             # that come after it in this turn wait for its end and share one commit.
             self._batch = []
             loop.call_soon(self._commit_batch)
-            return await self._at_once(fn, *args)
+            return await self._on_loop(fn, *args)
         fut: asyncio.Future[object] = loop.create_future()
         self._batch.append(_Write(fn, args, fut, run_if_cancelled))
         try:
