@@ -128,7 +128,7 @@ def test_a_statement_that_fails_alone_fails_alone(tmp_path: Path) -> None:
     # breaks the primary key, SQLite undoes that statement only, and the batch's first hold is committed.
     async def body(ledger: SqliteLedger) -> list[object]:
         ids = iter(["alone", "same-id", "same-id"])
-        ledger._new_id = lambda: next(ids)  # type: ignore[method-assign]
+        ledger._new_id = lambda: next(ids)  # type: ignore[assignment]
         return list(
             await asyncio.gather(
                 ledger.reserve("acme", 0.5, BUDGET, now=NOW),
@@ -197,7 +197,7 @@ def test_a_write_that_raises_something_else_fails_its_batch_and_leaves_no_transa
             10,
         )
         assert not ledger._loop_conn.in_transaction
-        return list(answers)[1:], await ledger.reserve("acme", 0.25, BUDGET, now=NOW)
+        return list[object](answers)[1:], await ledger.reserve("acme", 0.25, BUDGET, now=NOW)
 
     answers, later = _run(tmp_path / "l.sqlite3", body)
     assert all(isinstance(a, LedgerUnavailable) and "a bug" in str(a) for a in answers), answers
@@ -206,3 +206,30 @@ def test_a_write_that_raises_something_else_fails_its_batch_and_leaves_no_transa
         (125_000_000,),
         (250_000_000,),
     ]
+
+
+def test_a_batch_that_finds_the_lock_taken_waits_on_the_thread_and_loses_nothing(tmp_path: Path) -> None:
+    # Another process holds SQLite's write lock: the turn's first write and the batch after it both go
+    # to the ledger thread, the loop keeps serving, and every hold goes in once the lock is released.
+    path = tmp_path / "l.sqlite3"
+
+    async def body(ledger: SqliteLedger) -> tuple[int, int, list[Reservation]]:
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            reserving = asyncio.gather(*(ledger.reserve("acme", 0.25, BUDGET, now=NOW) for _ in range(3)))
+            ticks = 0
+            for _ in range(10):  # the loop is not blocked while they wait
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert not reserving.done()
+            other.execute("COMMIT")
+            held = await asyncio.wait_for(reserving, 10)
+        finally:
+            other.close()
+        return ticks, ledger.lock_waits, list(held)
+
+    ticks, lock_waits, held = _run(path, body)
+    assert (ticks, lock_waits) == (10, 3)
+    assert len({r.id for r in held}) == 3
+    assert _rows(path, "SELECT COUNT(*), SUM(amount) FROM reservations") == [(3, 750_000_000)]
