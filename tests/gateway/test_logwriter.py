@@ -95,3 +95,79 @@ def test_a_failed_write_is_counted_as_dropped_not_lost_silently(tmp_path: Path) 
     writer.submit(bad)
     writer.close()
     assert outcomes == {"dropped": 1}
+
+
+def test_rows_are_flushed_after_flush_seconds_without_close(tmp_path: Path) -> None:
+    written = threading.Event()
+    writer = ParquetLogWriter(
+        str(tmp_path / "log"),
+        CHURN_LOG_SCHEMA,
+        partition_by=churn_partition,
+        flush_seconds=0.2,
+        poll_seconds=0.05,
+        on_outcome=lambda outcome, n: written.set() if outcome == "written" else None,
+    )
+    writer.start()
+    try:
+        for i in range(5):
+            assert writer.submit(_row(i))
+        assert written.wait(5), "the time-based flush never came"
+        table = ds.dataset(tmp_path / "log", format="parquet", partitioning="hive").to_table()
+        assert sorted(table.column("request_id").to_pylist()) == [f"r{i}" for i in range(5)]
+    finally:
+        writer.close()
+
+
+def test_submit_wakes_the_thread_only_when_a_whole_batch_waits(tmp_path: Path) -> None:
+    # Not started, so nothing drains: the wake-up is the only effect of a submit on the thread.
+    writer = ParquetLogWriter(
+        str(tmp_path / "log"), CHURN_LOG_SCHEMA, partition_by=churn_partition, flush_rows=50
+    )
+    for i in range(49):
+        writer.submit(_row(i))
+    assert not writer._wake.is_set()
+    writer.submit(_row(49))
+    assert writer._wake.is_set()
+
+
+def test_a_batch_larger_than_one_slice_keeps_every_row_in_order_and_in_one_file(tmp_path: Path) -> None:
+    outcomes: Counter[str] = Counter()
+    writer = ParquetLogWriter(
+        str(tmp_path / "log"),
+        CHURN_LOG_SCHEMA,
+        partition_by=churn_partition,
+        flush_rows=10_000,
+        flush_seconds=60,
+        on_outcome=lambda outcome, n: outcomes.update({outcome: n}),
+    )
+    writer.start()
+    for i in range(1_000):  # about four of the writer's conversion slices
+        writer.submit(_row(i))
+    writer.close()
+    assert outcomes == {"written": 1_000}
+    (file,) = (tmp_path / "log").rglob("*.parquet")
+    table = ds.dataset(file, format="parquet").to_table()
+    assert table.column("request_id").to_pylist() == [f"r{i}" for i in range(1_000)]
+
+
+def test_one_bad_row_past_the_first_slice_drops_its_whole_partition_and_counts_it(tmp_path: Path) -> None:
+    outcomes: Counter[str] = Counter()
+    writer = ParquetLogWriter(
+        str(tmp_path / "log"),
+        CHURN_LOG_SCHEMA,
+        partition_by=churn_partition,
+        flush_rows=10_000,
+        flush_seconds=60,
+        on_outcome=lambda outcome, n: outcomes.update({outcome: n}),
+    )
+    writer.start()
+    for i in range(600):
+        row = _row(i, day=25 if i < 500 else 26)
+        if i == 400:
+            row["tenure_months"] = "not a number"
+        writer.submit(row)
+    writer.close()
+    # The day-25 partition (500 rows, the bad one in its second slice) is dropped whole and counted; the
+    # day-26 partition is written.
+    assert outcomes == {"dropped": 500, "written": 100}
+    assert not list((tmp_path / "log").rglob(".*"))
