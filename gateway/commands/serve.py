@@ -108,7 +108,7 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     from gateway.app import create_app
-    from gateway.slow_clients import uvicorn_limits
+    from gateway.http_server import uvicorn_options
     from gateway.tracing.config import TracingConfigError
 
     try:
@@ -126,8 +126,9 @@ def main(argv: list[str]) -> int:
         loop="uvloop",
         # uvicorn waits with asyncio.wait_for, which takes fractions despite the `int` annotation.
         timeout_graceful_shutdown=settings.server.graceful_shutdown_s,  # type: ignore[arg-type]
-        # httptools with a header deadline, the connection limit and the keep-alive timeout.
-        **uvicorn_limits(settings.server),
+        # httptools with a header deadline, a response's head and body in one write, the connection
+        # limit and the keep-alive timeout.
+        **uvicorn_options(settings.server),
     )
 
     class Server(uvicorn.Server):

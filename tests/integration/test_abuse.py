@@ -1,8 +1,8 @@
 """Faults and abuse against the real gateway on 127.0.0.1: hostile clients, a hostile upstream, anonymous
 scrapers. Each case names the point of issue 12 it proves.
 
-The gateway runs under uvicorn in a thread with the same limits `modelgate serve` applies
-(gateway.slow_clients.uvicorn_limits); upstreams are the vLLM simulator or tests/integration/
+The gateway runs under uvicorn in a thread with the options `modelgate serve` applies
+(gateway.http_server.uvicorn_options); upstreams are the vLLM simulator or tests/integration/
 support/hostile_upstream.py.
 """
 
@@ -29,7 +29,7 @@ from prometheus_client.core import GaugeMetricFamily
 from adapters.vllm.sim.config import SimConfig
 from gateway.app import create_app
 from gateway.settings import Settings
-from gateway.slow_clients import uvicorn_limits
+from gateway.http_server import uvicorn_options
 from gateway.tracing import content as content_module
 from gateway.tracing.config import TracingConfig
 from gateway.tracing.setup import setup_tracing
@@ -56,7 +56,7 @@ CHURN = {
 
 @contextlib.contextmanager
 def gateway(settings: Settings, **app_kwargs: Any) -> Iterator[str]:
-    with uvicorn_thread(create_app(settings, **app_kwargs), **uvicorn_limits(settings.server)) as url:
+    with uvicorn_thread(create_app(settings, **app_kwargs), **uvicorn_options(settings.server)) as url:
         yield url
 
 

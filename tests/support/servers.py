@@ -40,7 +40,7 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[Any] | Non
 def uvicorn_thread(app: Any, *, ready_path: str = "/healthz", **config: Any) -> Iterator[str]:
     """Serve an ASGI app under uvicorn in a thread; yields its base URL; stops it gracefully.
 
-    `config` adds uvicorn.Config options (the gateway's own limits: gateway.slow_clients.uvicorn_limits).
+    `config` adds uvicorn.Config options (the gateway's own: gateway.http_server.uvicorn_options).
     """
     port = free_port()
     options: dict[str, Any] = {"log_level": "warning", "access_log": False, "lifespan": "on", **config}
