@@ -155,7 +155,7 @@ class _Apps:
 @pytest.fixture
 def served() -> Iterator[tuple[str, _Apps]]:
     apps = _Apps()
-    with uvicorn_thread(apps, **uvicorn_options(ServerSettings())) as url:
+    with uvicorn_thread(apps, **uvicorn_options(ServerSettings.model_validate({}))) as url:
         yield url, apps
 
 
@@ -211,4 +211,4 @@ def test_a_streams_head_reaches_the_client_before_its_first_event(served: tuple[
 def test_the_protocol_class_is_uvicorns_with_the_transport_wrapped() -> None:
     protocol = coalescing_protocol(HttpToolsProtocol)
     assert issubclass(protocol, HttpToolsProtocol) and protocol.__name__ == "CoalescingHttpToolsProtocol"
-    assert issubclass(uvicorn_options(ServerSettings())["http"], HttpToolsProtocol)
+    assert issubclass(uvicorn_options(ServerSettings.model_validate({}))["http"], HttpToolsProtocol)
