@@ -1,4 +1,5 @@
-"""The LLM lane on loopback: the vLLM simulator and the gateway, each under uvicorn in a thread."""
+"""The LLM lane on loopback: the vLLM simulator and the gateway, each under uvicorn in a thread (the gateway
+with the protocol and limits `modelgate serve` runs, gateway.http_server.uvicorn_options)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import httpx
 from adapters.vllm.sim.app import create_sim_app
 from adapters.vllm.sim.config import SimConfig
 from gateway.app import create_app
+from gateway.http_server import uvicorn_options
 from gateway.settings import Settings
 from gateway.tracing.setup import Tracing
 from support.servers import uvicorn_thread
@@ -46,5 +48,6 @@ def llm_stack(
             **overrides.pop("llm", {}),
         }
         settings = make_settings(llm=llm, **overrides)
-        with uvicorn_thread(create_app(settings, tracing=tracing_obj)) as gateway_url:
+        app = create_app(settings, tracing=tracing_obj)
+        with uvicorn_thread(app, **uvicorn_options(settings.server)) as gateway_url:
             yield LLMStack(gateway_url, sim_url, settings)
