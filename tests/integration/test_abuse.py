@@ -28,8 +28,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from adapters.vllm.sim.config import SimConfig
 from gateway.app import create_app
-from gateway.settings import Settings
 from gateway.http_server import uvicorn_options
+from gateway.settings import Settings
 from gateway.tracing import content as content_module
 from gateway.tracing.config import TracingConfig
 from gateway.tracing.setup import setup_tracing
