@@ -130,7 +130,8 @@ def test_submit_wakes_the_thread_only_when_a_whole_batch_waits(tmp_path: Path) -
     assert writer._wake.is_set()
 
 
-def test_a_batch_larger_than_one_slice_keeps_every_row_in_order_and_in_one_file(tmp_path: Path) -> None:
+def _started_until_close(tmp_path: Path) -> tuple[ParquetLogWriter, Counter[str]]:
+    """A started writer that flushes only on close(), and the outcomes it reports."""
     outcomes: Counter[str] = Counter()
     writer = ParquetLogWriter(
         str(tmp_path / "log"),
@@ -141,6 +142,11 @@ def test_a_batch_larger_than_one_slice_keeps_every_row_in_order_and_in_one_file(
         on_outcome=lambda outcome, n: outcomes.update({outcome: n}),
     )
     writer.start()
+    return writer, outcomes
+
+
+def test_a_batch_larger_than_one_slice_keeps_every_row_in_order_and_in_one_file(tmp_path: Path) -> None:
+    writer, outcomes = _started_until_close(tmp_path)
     for i in range(1_000):  # about four of the writer's conversion slices
         writer.submit(_row(i))
     writer.close()
@@ -151,16 +157,7 @@ def test_a_batch_larger_than_one_slice_keeps_every_row_in_order_and_in_one_file(
 
 
 def test_one_bad_row_past_the_first_slice_drops_its_whole_partition_and_counts_it(tmp_path: Path) -> None:
-    outcomes: Counter[str] = Counter()
-    writer = ParquetLogWriter(
-        str(tmp_path / "log"),
-        CHURN_LOG_SCHEMA,
-        partition_by=churn_partition,
-        flush_rows=10_000,
-        flush_seconds=60,
-        on_outcome=lambda outcome, n: outcomes.update({outcome: n}),
-    )
-    writer.start()
+    writer, outcomes = _started_until_close(tmp_path)
     for i in range(600):
         row = _row(i, day=25 if i < 500 else 26)
         if i == 400:
