@@ -1,7 +1,7 @@
 """The upstream call of a non-streaming request, as one `Outcome`, and its cancellation on disconnect.
 
     outcome = await call_until_disconnect(
-        complete_once(route, call, path, body, headers, 300.0, False), request.receive
+        complete_once(route, call, path, body, headers, 300.0, False), request.scope, request.receive
     )
 
 `complete_once` never raises for an upstream failure: a timeout, a transport error, an upstream error status
@@ -10,19 +10,21 @@ will get. The call goes to a replica of the fleet chosen by `route` (gateway/llm
 retries on another replica while nothing has been answered. `call_until_disconnect` cancels the upstream
 call when the client goes away before the answer (vLLM aborts a request whose connection closes), so
 nobody pays for an answer no one will read beyond what was generated until then (nothing is reported, so
-the reservation is released).
+the reservation is released). It learns of the departure from the protocol (gateway/connection_lost.py)
+rather than from a task waiting on `receive()`, when the server provides it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
 import orjson
+from starlette.types import Receive, Scope
 
 from adapters.vllm.errors import UpstreamFailure
+from gateway.connection_lost import ClientDeparture
 from gateway.llm.accounting import estimate_usage, usage_from_response
 from gateway.llm.admission import Call
 from gateway.llm.outcome import CLIENT_CLOSED, Outcome
@@ -79,28 +81,24 @@ def _choice_text(choice: dict[str, Any]) -> str:
     return text if isinstance(text, str) else ""
 
 
-async def call_until_disconnect(work: Coroutine[Any, Any, Outcome], receive: Any) -> Outcome:
+async def call_until_disconnect(
+    work: Coroutine[Any, Any, Outcome], scope: Scope, receive: Receive
+) -> Outcome:
     """`await work`, unless the client disconnects first: then cancel it and report 499."""
     task = asyncio.current_task()
     assert task is not None
     gone = False
 
-    async def watch() -> None:
+    def left() -> None:
         nonlocal gone
-        while (await receive())["type"] != "http.disconnect":
-            pass
         gone = True
         task.cancel()
 
-    watcher = asyncio.create_task(watch())
     try:
-        return await work
+        async with ClientDeparture(scope, receive, left):
+            return await work
     except asyncio.CancelledError:
         if not gone:
             raise  # the server is shutting down: the route records the outcome on its way out
         task.uncancel()
         return Outcome(status=CLIENT_CLOSED)
-    finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher

@@ -72,6 +72,7 @@ async def _complete(
     try:
         outcome = await call_until_disconnect(
             complete_once(svc.route, call, path, upstream_body, headers, llm.total_timeout_s, svc.keeps_text),
+            request.scope,
             request.receive,
         )
     except asyncio.CancelledError:
