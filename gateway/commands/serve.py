@@ -126,8 +126,8 @@ def main(argv: list[str]) -> int:
         loop="uvloop",
         # uvicorn waits with asyncio.wait_for, which takes fractions despite the `int` annotation.
         timeout_graceful_shutdown=settings.server.graceful_shutdown_s,  # type: ignore[arg-type]
-        # httptools with a header deadline, a response's head and body in one write, the connection
-        # limit and the keep-alive timeout.
+        # httptools with a header deadline, a response's head and body in one write and a signal when a
+        # client leaves; the connection limit and the keep-alive timeout (gateway/http_server.py).
         **uvicorn_options(settings.server),
     )
 
