@@ -36,12 +36,12 @@ class HeadCoalescingTransport:
         self._loop = loop
         self._held: bytes | None = None
 
-    def write(self, data: bytes | bytearray) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         held = self._held
         if held is not None:
             self._held = None
             self._transport.writelines((held, data))
-        elif data.startswith(b"HTTP/1.1 ") and data.endswith(b"\r\n\r\n"):
+        elif data[:9] == b"HTTP/1.1 " and data[-4:] == b"\r\n\r\n":
             # uvicorn writes a head whole, in one call; a body that happens to look like one is only
             # delayed to the end of the step, never reordered.
             self._held = bytes(data)
