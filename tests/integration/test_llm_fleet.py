@@ -41,7 +41,15 @@ class Result:
     served_model: str | None = None
 
 
-async def _one(client: openai.AsyncOpenAI, request_id: str, model: str, stream: bool) -> Result:
+async def _one(
+    client: openai.AsyncOpenAI,
+    request_id: str,
+    model: str,
+    stream: bool,
+    mid_stream: dict[str, str] | None = None,
+) -> Result:
+    """One request. A stream that has shown content and not ended is in `mid_stream` under its request
+    id, with the response id its replica chose (each simulator process has its own id prefix)."""
     headers = {"x-request-id": request_id}
     messages = [{"role": "user", "content": f"say something for {request_id}"}]
     chunks = 0
@@ -66,9 +74,14 @@ async def _one(client: openai.AsyncOpenAI, request_id: str, model: str, stream: 
             served = chunk.model
             if chunk.choices and chunk.choices[0].delta.content:
                 chunks += 1
+                if mid_stream is not None:
+                    mid_stream[request_id] = chunk.id
         return Result(request_id, model, True, True, chunks, served_model=served)
     except openai.APIError as exc:
         return Result(request_id, model, stream, False, chunks, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        if mid_stream is not None:
+            mid_stream.pop(request_id, None)
 
 
 async def _load(
@@ -76,6 +89,7 @@ async def _load(
     plan: list[tuple[str, str, bool]],
     concurrency: int,
     on_progress: Callable[[int], None] | None = None,
+    mid_stream: dict[str, str] | None = None,
 ) -> list[Result]:
     queue: asyncio.Queue[tuple[str, str, bool]] = asyncio.Queue()
     for item in plan:
@@ -88,7 +102,7 @@ async def _load(
         async def worker() -> None:
             while not queue.empty():
                 rid, model, stream = queue.get_nowait()
-                results.append(await _one(client, rid, model, stream))
+                results.append(await _one(client, rid, model, stream, mid_stream))
                 if on_progress is not None:
                     on_progress(len(results))
 
@@ -191,28 +205,31 @@ def test_a_replica_whose_health_check_fails_gets_no_traffic_until_it_passes_agai
 
 def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streaming(three: Fleet) -> None:
     victim = three.sims["llama-b"]
-    killed_at: list[int] = []
+    # Each simulator process prefixes its response ids with its own 16 hex digits; asking the victim
+    # directly (the gateway passes ids through) tells which streams the client sees are the victim's.
+    probe = httpx.post(
+        f"{victim.url}/v1/chat/completions",
+        json={"model": LLAMA, "messages": [{"role": "user", "content": "id?"}], "max_tokens": 1},
+        timeout=10,
+    )
+    victim_ids = probe.json()["id"][: len("chatcmpl-") + 16]
+    killed_at: list[tuple[int, int]] = []
     progress = [0]
+    mid_stream: dict[str, str] = {}
     stop = threading.Event()
 
-    def in_flight_on_victim() -> float:
-        return sum(
-            v
-            for (name, labels), v in three.gateway_metrics().items()
-            if name == "modelgate_upstream_in_flight" and dict(labels)["upstream"] == "llama-b"
-        )
-
     def killer() -> None:
-        # SIGKILL once a third of the run is done and the gateway has several requests open on the
-        # victim (most of them mid-stream: a stream spends ~85 % of its time after its first chunk), or
-        # from two thirds on as soon as it has any open (killing at two thirds whatever was open once
-        # found nothing open there, in a full-suite run on a loaded machine). Polls every 20 ms; ends
-        # with the run.
-        while not stop.wait(0.02):
+        # SIGKILL once a third of the run is done and the client is reading several streams from the
+        # victim, or from two thirds on as soon as it reads any. Counting the streams the client has
+        # seen content of, not the gateway's requests open on the victim, is what makes a stream cut
+        # mid-way certain: an open request may not have streamed yet (then it is retried and succeeds),
+        # and in a full-suite run on a loaded machine a kill chosen that way once cut none. Polls every
+        # 10 ms; ends with the run.
+        while not stop.wait(0.01):
             done = progress[0]
-            in_flight = in_flight_on_victim() if done >= 200 else 0
-            if in_flight >= 6 or (done >= 400 and in_flight >= 1):
-                killed_at.append(done)
+            on_victim = sum(1 for rid in mid_stream.copy().values() if rid.startswith(victim_ids))
+            if done >= 200 and (on_victim >= 3 or (done >= 400 and on_victim >= 1)):
+                killed_at.append((done, on_victim))
                 victim.kill()
                 return
 
@@ -228,14 +245,14 @@ def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streami
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     try:
-        results = asyncio.run(_load(three.gateway_url, plan, 32, on_progress=count))
+        results = asyncio.run(_load(three.gateway_url, plan, 32, on_progress=count, mid_stream=mid_stream))
     finally:
         stop.set()
         thread.join(10)
         for name, sim in three.sims.items():
             if name != "llama-b":
                 sim.set_faults(slow_factor=1.0)
-    assert killed_at, "the victim never had a request open from the run's third on: nothing was killed"
+    assert killed_at, "the client read no stream from the victim from the run's third on: nothing was killed"
     assert len(results) == 600
     failed = [r for r in results if not r.ok]
     # Not one request failed before its stream started (non-streaming requests never "start").
@@ -264,7 +281,8 @@ def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streami
     assert _retries(three) > retries_before
     assert not three.healthy("llama-b")
     print(
-        f"kill run: killed after {killed_at[0]} answers; {len(failed)} streams cut mid-way, "
+        f"kill run: killed after {killed_at[0][0]} answers with {killed_at[0][1]} streams read from it; "
+        f"{len(failed)} streams cut mid-way, "
         f"{_retries(three) - retries_before:.0f} retries, 0 other errors"
     )
     # Reserved once and settled once per request, retries or not: the ledger holds nothing any more and
