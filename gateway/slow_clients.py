@@ -7,11 +7,14 @@ a task and a budget reservation for as long as it likes. Three guards, each with
 - `BodyReadTimeoutMiddleware` (ASGI): the whole body must arrive within `body_read_timeout_s` of the
   request reaching the app; otherwise the request is answered 408 with `connection: close`. The deadline
   covers only the body: once it is in, waiting for a disconnect (a streaming response's watcher) is not
-  limited.
+  limited. A read made when the server has said the body is all buffered (`BODY_ARRIVED` in the scope's
+  extensions, set by the protocol below) cannot wait on the client and goes without a deadline: most
+  bodies arrive with their headers, and a deadline costs ~6 µs more than the read (`timeit`, issue 18).
 - `header_guarded_protocol(timeout)` (uvicorn): uvicorn has no deadline for a request's headers — a
   fresh connection that never finishes them is kept forever — so this subclass of its httptools protocol
   closes a connection whose headers have not all arrived `header_read_timeout_s` after it opened (or
-  after the request's first byte, on a kept-alive connection).
+  after the request's first byte, on a kept-alive connection). It also marks a request whose body is
+  complete with `BODY_ARRIVED`.
 - `uvicorn_limits(settings)`: `limit_concurrency` (connections and in-flight requests; beyond it 503)
   and `timeout_keep_alive`.
 """
@@ -29,7 +32,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from gateway.errors import error_body
 from gateway.settings import ServerSettings
 
-__all__ = ["BodyReadTimeoutMiddleware", "header_guarded_protocol", "uvicorn_limits"]
+__all__ = ["BODY_ARRIVED", "BodyReadTimeoutMiddleware", "header_guarded_protocol", "uvicorn_limits"]
+
+BODY_ARRIVED = "modelgate.body_arrived"
 
 
 class _BodyReadTimeout(Exception):
@@ -58,6 +63,7 @@ class BodyReadTimeoutMiddleware:
             await self.app(scope, receive, send)
             return
         deadline = asyncio.get_running_loop().time() + self.timeout_s
+        extensions = scope.get("extensions") or {}
         body_done = False
         timed_out = False
         started = False
@@ -66,12 +72,15 @@ class BodyReadTimeoutMiddleware:
             nonlocal body_done, timed_out
             if body_done:
                 return await receive()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                timed_out = True
-                raise _BodyReadTimeout from None
+            if BODY_ARRIVED in extensions:
+                message = await receive()  # buffered: this read cannot wait on the client
+            else:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                except TimeoutError:
+                    timed_out = True
+                    raise _BodyReadTimeout from None
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_done = True
             return message
@@ -125,14 +134,21 @@ def header_guarded_protocol(timeout_s: float) -> type[HttpToolsProtocol]:
             self.disarm_header_timer()
             super().on_headers_complete()
 
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            cycle = self.cycle
+            # Unless uvicorn ignored the event (an upgrade, a body after the response had gone). Present,
+            # not true: ASGI extensions are dicts.
+            if not cycle.more_body:
+                cycle.scope.setdefault("extensions", {})[BODY_ARRIVED] = {}
+
         def connection_lost(self, exc: Exception | None) -> None:
             self.disarm_header_timer()
             super().connection_lost(exc)
 
         def arm_header_timer(self) -> None:
             if self.header_timer is None:
-                loop = asyncio.get_running_loop()
-                self.header_timer = loop.call_later(self.header_timeout_s, self.headers_too_slow)
+                self.header_timer = self.loop.call_later(self.header_timeout_s, self.headers_too_slow)
 
         def disarm_header_timer(self) -> None:
             if self.header_timer is not None:
