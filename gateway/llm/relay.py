@@ -5,8 +5,8 @@ Nothing is held back: the events of each upstream read are forwarded as one writ
 token a socket write more). Every way a stream can end produces
 one `Outcome` for `OutcomeRecorder.record`:
 - the upstream finished: 200;
-- the client disconnected: `ClientDeparture` cancels the relay, which closes the upstream connection
-  (vLLM aborts the request); 499, billed for what was generated;
+- the client disconnected: a watcher cancels the relay, which closes the upstream connection (vLLM aborts
+  the request); 499, billed for what was generated;
 - the client stopped reading: each send has a deadline (`llm.client_send_timeout_s`); past it the relay
   ends the same way as a disconnect;
 - the upstream broke or timed out mid-way: the stream ends with an OpenAI-shaped `error` event (the openai
@@ -28,7 +28,6 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from adapters.vllm.errors import UpstreamFailure, UpstreamTimeoutError
-from gateway.connection_lost import ClientDeparture
 from gateway.errors import error_body
 from gateway.llm.accounting import StreamMeter, estimate_usage
 from gateway.llm.admission import Call
@@ -122,38 +121,18 @@ class StreamRelay(Response):
         self.status_code = 200
         self.background = None
 
-    async def _forward(self, send: Send) -> None:
-        """One ASGI message per upstream read, with the whole SSE events it completed (an event's lines
-        plus the blank line that ends it): socket writes are the largest cost of relaying a stream, and an
-        event cut across two reads goes out once it is whole."""
-        meter = self.meter
-        event = bytearray()
-        ready = bytearray()
-        async for lines in self.batches:
-            for line in lines:
-                if not line:
-                    if event:
-                        event += b"\n"
-                        ready += event
-                        event.clear()
-                    continue  # a separator after a dropped event (the usage chunk) is dropped too
-                if meter.feed(line):
-                    event += line + b"\n"
-            if ready:
-                body = bytes(ready)
-                ready.clear()
-                await send({"type": "http.response.body", "body": body, "more_body": True})
-        if event:  # an upstream that ended without the final blank line
-            await send({"type": "http.response.body", "body": bytes(event), "more_body": True})
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         relay_task = asyncio.current_task()
         assert relay_task is not None
         disconnected = asyncio.Event()
 
-        def client_left() -> None:
-            disconnected.set()
-            relay_task.cancel()
+        async def watch_disconnect() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    disconnected.set()
+                    relay_task.cancel()
+                    return
 
         guard = _SendDeadline(relay_task, self.send_timeout_s)
 
@@ -170,19 +149,35 @@ class StreamRelay(Response):
             finally:
                 guard.sending = False
 
+        watcher = asyncio.create_task(watch_disconnect())
         status = 200
         error: UpstreamFailure | None = None
         meter = self.meter
         shutting_down = False
         try:
-            # The departure watch ends before the upstream is closed: a disconnect noticed while closing
-            # cancels nothing.
-            async with ClientDeparture(scope, receive, client_left):
-                await timed_send(
-                    {"type": "http.response.start", "status": 200, "headers": self.stream_headers}
-                )
-                async with asyncio.timeout(self.total_timeout_s):
-                    await self._forward(timed_send)
+            await timed_send({"type": "http.response.start", "status": 200, "headers": self.stream_headers})
+            async with asyncio.timeout(self.total_timeout_s):
+                # One ASGI message per upstream read, with the whole SSE events it completed (an event's
+                # lines plus the blank line that ends it): socket writes are the largest cost of relaying a
+                # stream, and an event cut across two reads goes out once it is whole.
+                event = bytearray()
+                ready = bytearray()
+                async for lines in self.batches:
+                    for line in lines:
+                        if not line:
+                            if event:
+                                event += b"\n"
+                                ready += event
+                                event.clear()
+                            continue  # a separator after a dropped event (the usage chunk) is dropped too
+                        if meter.feed(line):
+                            event += line + b"\n"
+                    if ready:
+                        body = bytes(ready)
+                        ready.clear()
+                        await timed_send({"type": "http.response.body", "body": body, "more_body": True})
+                if event:  # an upstream that ended without the final blank line
+                    await timed_send({"type": "http.response.body", "body": bytes(event), "more_body": True})
             if not meter.done:
                 error = UpstreamFailure("upstream stream ended without [DONE]")
         except asyncio.CancelledError:
@@ -200,6 +195,9 @@ class StreamRelay(Response):
         except OSError:
             status = CLIENT_CLOSED  # the server could not write: the client is gone
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             await self.upstream.aclose()  # closing the connection is how vLLM learns to abort
 
         if error is not None and status != CLIENT_CLOSED:
