@@ -94,30 +94,25 @@ def _answer(sock: socket.socket) -> bytes:
     return data
 
 
-def test_a_body_that_came_with_its_headers_is_read_without_a_deadline(
-    served: tuple[int, _Echo, _CountingAsyncio],
+@pytest.mark.parametrize(
+    ("pieces", "marked", "deadline_armed"),
+    [([b"hello"], True, False), ([b"hello", b"world"], False, True)],
+    ids=["sent-with-its-headers", "still-arriving"],
+)
+def test_a_read_has_a_deadline_only_while_the_body_is_still_arriving(
+    served: tuple[int, _Echo, _CountingAsyncio], pieces: list[bytes], marked: bool, deadline_armed: bool
 ) -> None:
     port, echo, counting = served
+    length = sum(len(piece) for piece in pieces)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(_head(5) + b"hello")
+        sock.sendall(_head(length) + pieces[0])
+        for piece in pieces[1:]:
+            time.sleep(0.3)  # well within the 1 s deadline
+            sock.sendall(piece)
         answer = _answer(sock)
-    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\n5"), answer
-    assert echo.marked_at_first_read == [True]
-    assert counting.deadlines == 0
-
-
-def test_a_body_still_arriving_is_read_under_the_deadline(
-    served: tuple[int, _Echo, _CountingAsyncio],
-) -> None:
-    port, echo, counting = served
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(_head(10) + b"hello")
-        time.sleep(0.3)  # well within the 1 s deadline
-        sock.sendall(b"world")
-        answer = _answer(sock)
-    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\n10"), answer
-    assert echo.marked_at_first_read == [False]
-    assert counting.deadlines >= 1
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\n%d" % length), answer
+    assert echo.marked_at_first_read == [marked]
+    assert (counting.deadlines > 0) is deadline_armed
 
 
 def test_a_body_that_stops_short_gets_408_at_the_deadline(
