@@ -9,7 +9,7 @@ a task and a budget reservation for as long as it likes. Three guards, each with
   covers only the body: once it is in, waiting for a disconnect (a streaming response's watcher) is not
   limited. A read made when the server has said the body is all buffered (`BODY_ARRIVED` in the scope's
   extensions, set by the protocol below) cannot wait on the client and goes without a deadline: most
-  bodies arrive with their headers, and a deadline costs ~6 µs more than the read (`timeit`, issue 18).
+  bodies arrive with their headers, and a deadline costs ~10 µs more than the read (`timeit`, issue 18).
 - `header_guarded_protocol(timeout)` (uvicorn): uvicorn has no deadline for a request's headers — a
   fresh connection that never finishes them is kept forever — so this subclass of its httptools protocol
   closes a connection whose headers have not all arrived `header_read_timeout_s` after it opened (or
