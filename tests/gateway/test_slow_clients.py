@@ -74,7 +74,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, _Echo, _Count
     echo = _Echo()
     counting = _CountingAsyncio()
     monkeypatch.setattr(slow_clients, "asyncio", counting)
-    app = BodyReadTimeoutMiddleware(echo, timeout_s=1.0)
+    app = BodyReadTimeoutMiddleware(echo, timeout_s=2.0)
     with uvicorn_thread(app, **uvicorn_options(ServerSettings.model_validate({}))) as url:
         yield int(url.rsplit(":", 1)[1]), echo, counting
 
@@ -107,7 +107,7 @@ def test_a_read_has_a_deadline_only_while_the_body_is_still_arriving(
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(_head(length) + pieces[0])
         for piece in pieces[1:]:
-            time.sleep(0.3)  # well within the 1 s deadline
+            time.sleep(0.3)  # well within the 2 s deadline, on a loaded machine too
             sock.sendall(piece)
         answer = _answer(sock)
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\n%d" % length), answer
@@ -125,4 +125,4 @@ def test_a_body_that_stops_short_gets_408_at_the_deadline(
         answer = _answer(sock)
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert b"server.body_read_timeout_s" in answer
-    assert 0.9 <= time.monotonic() - started < 5
+    assert 1.9 <= time.monotonic() - started < 10
