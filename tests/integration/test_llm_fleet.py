@@ -230,8 +230,8 @@ def test_killing_a_replica_mid_run_loses_no_request_that_had_not_started_streami
     def killer() -> None:
         # SIGKILL once a third of the run is done and the client is reading several streams from the
         # victim, or from two thirds on as soon as it reads any. Counting the streams the client has
-        # seen content of, not the gateway's requests open on the victim, is what makes a stream cut
-        # mid-way certain: an open request may not have streamed yet (then it is retried and succeeds),
+        # seen content of, not the gateway's requests open on the victim, is what makes streams cut
+        # mid-way all but certain: an open request may not have streamed yet (it is then retried),
         # and in a full-suite run on a loaded machine a kill chosen that way once cut none. Polls every
         # 10 ms; ends with the run.
         while not stop.wait(0.01):
