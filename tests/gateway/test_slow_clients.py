@@ -1,8 +1,9 @@
 """Body deadlines under real uvicorn with the gateway's protocol (gateway.slow_clients).
 
 A body that came with its headers is marked `BODY_ARRIVED` by the protocol and read without arming a
-deadline; one still arriving is read under the deadline, and a body that stops short of its
-Content-Length gets 408. The client is a raw socket, so what arrives when is the test's to choose.
+deadline; one still arriving is read under the deadline, and a body that stops short (of its
+Content-Length, or of a chunked body's last chunk) gets 408. A client waiting for `100 Continue` gets
+it. The client is a raw socket, so what arrives when is the test's to choose.
 """
 
 from __future__ import annotations
@@ -115,14 +116,36 @@ def test_a_read_has_a_deadline_only_while_the_body_is_still_arriving(
     assert (counting.deadlines > 0) is deadline_armed
 
 
+_CHUNKED_HEAD = b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [_head(10) + b"hello", _CHUNKED_HEAD + b"5\r\nhello\r\n"],
+    ids=["content-length", "chunked-without-its-last-chunk"],
+)
 def test_a_body_that_stops_short_gets_408_at_the_deadline(
-    served: tuple[int, _Echo, _CountingAsyncio],
+    served: tuple[int, _Echo, _CountingAsyncio], sent: bytes
 ) -> None:
     port, _, _ = served
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(_head(10) + b"hello")
+        sock.sendall(sent)
         started = time.monotonic()
         answer = _answer(sock)
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert b"server.body_read_timeout_s" in answer
     assert 1.9 <= time.monotonic() - started < 10
+
+
+def test_a_client_that_waits_for_100_continue_gets_it_and_then_its_answer(
+    served: tuple[int, _Echo, _CountingAsyncio],
+) -> None:
+    port, echo, counting = served
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: 5\r\n\r\n")
+        sock.settimeout(10)
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"  # the body is not sent before it
+        sock.sendall(b"hello")
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\n5"), answer
+    assert echo.marked_at_first_read == [False] and counting.deadlines >= 1
