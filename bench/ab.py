@@ -30,7 +30,7 @@ from bench.churn_section import CUSTOMER
 from bench.llm_section import CHAT_BODY, STREAM_BODY
 from bench.load import HttpMeasurement, LoadOptions, check_post, load_average, measure_http
 from bench.peers_section import pool_http, pool_streams
-from bench.procstat import process_cpu_seconds
+from bench.procstat import tree_cpu_seconds
 from bench.report import Cell, table
 from bench.servers import REPO, Server
 from bench.stack import churn_artifact, gateway_config, start_gateway, start_sim, start_trace_backend
@@ -60,9 +60,9 @@ def _streams(url: str, headers: dict[str, str], concurrency: int, seconds: float
     async def go() -> tuple[StreamRun, float]:
         async with StreamLoad(url, STREAM_BODY, headers, concurrency=concurrency) as load:
             await load.run(seconds=1.0, max_streams=2 * concurrency)
-            before = process_cpu_seconds(server.pid)
+            before = tree_cpu_seconds(server.pid)
             result = await load.run(seconds=seconds, max_streams=100_000)
-            return result, process_cpu_seconds(server.pid) - before
+            return result, tree_cpu_seconds(server.pid) - before
 
     return asyncio.run(go())
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import LoadOptions, check_post, load_average, measure_http
-from bench.procstat import process_cpu_seconds
+from bench.procstat import tree_cpu_seconds
 from bench.report import heading, say, table, verdict
 from bench.servers import Server
 from bench.stack import SIM_MODEL, churn_artifact, gateway_config, start_gateway, start_sim
@@ -48,9 +48,9 @@ def measure_streams(
         async with StreamLoad(url, STREAM_BODY, headers, concurrency=options.connections) as load:
             await load.run(seconds=options.warmup_s, max_streams=10 * options.connections)
             load_before = load_average()
-            before = {s.name: process_cpu_seconds(s.pid) for s in servers}
+            before = {s.name: tree_cpu_seconds(s.pid) for s in servers}
             result = await load.run(seconds=options.stream_seconds, max_streams=options.max_streams)
-            after = {s.name: process_cpu_seconds(s.pid) for s in servers}
+            after = {s.name: tree_cpu_seconds(s.pid) for s in servers}
         done = result.completed
         return {
             "streams": done,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.procstat import process_cpu_seconds
+from bench.procstat import tree_cpu_seconds
 from bench.servers import Server
 from bench.wrk import WrkResult, run_wrk
 
@@ -101,9 +101,9 @@ def measure_http(
     kwargs = {"connections": options.connections, "threads": options.threads}
     warmup = run_wrk(url, script, seconds=options.warmup_s, **kwargs).requests if options.warmup_s > 0 else 0
     load_before = load_average()
-    before = {s.name: process_cpu_seconds(s.pid) for s in servers}
+    before = {s.name: tree_cpu_seconds(s.pid) for s in servers}
     result = run_wrk(url, script, seconds=options.seconds, **kwargs)
-    after = {s.name: process_cpu_seconds(s.pid) for s in servers}
+    after = {s.name: tree_cpu_seconds(s.pid) for s in servers}
     for server in servers:
         server.check_alive()
     return HttpMeasurement(
@@ -131,8 +131,8 @@ def wait_until_idle(
     started = time.monotonic()
     time.sleep(settle_s)
     while time.monotonic() - started < timeout_s:
-        before = process_cpu_seconds(server.pid)
+        before = tree_cpu_seconds(server.pid)
         time.sleep(window_s)
-        if (process_cpu_seconds(server.pid) - before) / window_s < max_cpu_share:
+        if (tree_cpu_seconds(server.pid) - before) / window_s < max_cpu_share:
             break
     return time.monotonic() - started

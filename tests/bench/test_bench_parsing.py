@@ -6,6 +6,8 @@ import math
 import os
 import random
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +15,13 @@ import numpy as np
 import pytest
 
 from bench.__main__ import without_nan
-from bench.procstat import ProcStatError, cpu_seconds_from_stat, process_cpu_seconds
+from bench.procstat import (
+    ProcStatError,
+    cpu_seconds_from_stat,
+    descendants,
+    process_cpu_seconds,
+    tree_cpu_seconds,
+)
 from bench.stats import percentile, ratio
 from bench.streaming import first_content
 from bench.wrk import WrkError, lua_string, parse_duration_s, parse_wrk_output, write_post_script
@@ -141,6 +149,29 @@ def test_process_cpu_seconds_follows_our_own_cpu_use() -> None:
     used = (times_after.user + times_after.system) - (times_before.user + times_before.system)
     assert after - before == pytest.approx(used, abs=0.03)  # both in clock ticks of 10 ms
     assert after - before >= 0.25
+
+
+def test_tree_cpu_seconds_charges_the_processes_a_server_started() -> None:
+    # A child and a grandchild that burn CPU: the tree counts them, the process alone does not.
+    burn = (
+        "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass\ntime.sleep(30)"
+    )
+    spawn = f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {burn!r}])\n{burn}"
+    child = subprocess.Popen([sys.executable, "-c", spawn])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            below = descendants(child.pid)
+            if below and process_cpu_seconds(child.pid) >= 0.4 and process_cpu_seconds(below[0]) >= 0.4:
+                break
+            time.sleep(0.05)
+        assert len(descendants(os.getpid())) >= 2  # the child and its own child
+        assert tree_cpu_seconds(child.pid) >= process_cpu_seconds(child.pid) + 0.4
+    finally:
+        for pid in descendants(child.pid):
+            os.kill(pid, 9)
+        child.kill()
+        child.wait()
 
 
 def test_process_cpu_seconds_of_a_missing_process() -> None:
