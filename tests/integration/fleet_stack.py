@@ -155,7 +155,9 @@ def fleet(
     daily_usd: float | None = None,
 ) -> Iterator[Fleet]:
     sims = {
-        name: SimProcess(name, model, tmp_path, *([sim_args] if sim_args is not None else []))
+        name: SimProcess(name, model, tmp_path, args=sim_args)
+        if sim_args is not None
+        else SimProcess(name, model, tmp_path)
         for name, model in replicas
     }
     try:

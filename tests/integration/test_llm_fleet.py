@@ -22,6 +22,7 @@ import httpx
 import openai
 import pytest
 from fleet_stack import LLAMA, PRICES, QWEN, Fleet, fleet
+from openai.types.chat import ChatCompletionMessageParam
 
 from support.conftest_helpers import ACME_KEY
 
@@ -51,7 +52,9 @@ async def _one(
     """One request. A stream that has shown content and not ended is in `mid_stream` under its request
     id, with the response id its replica chose (each simulator process has its own id prefix)."""
     headers = {"x-request-id": request_id}
-    messages = [{"role": "user", "content": f"say something for {request_id}"}]
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": f"say something for {request_id}"}
+    ]
     chunks = 0
     try:
         if not stream:
@@ -325,8 +328,8 @@ def test_fallback_serves_when_every_replica_is_out_then_503_names_the_model(
         # The reservation bounds the dearest model that might serve it: 3000 output tokens cost $6 on
         # llama but $18 on its fallback, over the $10 budget, so it is refused before any upstream call.
         big = {"model": LLAMA, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3000}
-        r = httpx.post(f"{f.gateway_url}/v1/chat/completions", json=big, headers=auth, timeout=10)
-        assert r.status_code == 429 and r.json()["error"]["code"] == "budget_exceeded"
+        refused = httpx.post(f"{f.gateway_url}/v1/chat/completions", json=big, headers=auth, timeout=10)
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "budget_exceeded"
 
         ready = httpx.get(f"{f.gateway_url}/readyz", timeout=10).json()
         assert ready["status"] == "ready" and ready["degraded"] == []
@@ -359,14 +362,14 @@ def test_fallback_serves_when_every_replica_is_out_then_503_names_the_model(
             (QWEN, f"model '{QWEN}'"),
         ):
             body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
-            r = httpx.post(f"{f.gateway_url}/v1/chat/completions", json=body, headers=auth, timeout=10)
-            assert r.status_code == 503 and named in r.json()["error"]["message"], r.text
+            response = httpx.post(f"{f.gateway_url}/v1/chat/completions", json=body, headers=auth, timeout=10)
+            assert response.status_code == 503 and named in response.json()["error"]["message"], response.text
         assert f.healthy("llama-a") is False
         # No replica left: /readyz says so, but stays 200 (the churn lane still serves; docs/api.md).
-        r = httpx.get(f"{f.gateway_url}/readyz", timeout=10)
-        assert r.status_code == 200 and r.json()["status"] == "degraded", r.text
-        assert r.json()["degraded"] == ["llm_fleet"] and r.json()["not_ready"] == []
-        fleet_check = r.json()["checks"]["llm_fleet"]
+        response = httpx.get(f"{f.gateway_url}/readyz", timeout=10)
+        assert response.status_code == 200 and response.json()["status"] == "degraded", response.text
+        assert response.json()["degraded"] == ["llm_fleet"] and response.json()["not_ready"] == []
+        fleet_check = response.json()["checks"]["llm_fleet"]
         assert fleet_check == {
             "ready": False,
             "reason": "no_healthy_replica",

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from monitoring.stack.processes import free_port, stop_process
+from monitoring.stack.processes import free_port as free_port  # re-exported: the tests take it from here
+from monitoring.stack.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 
