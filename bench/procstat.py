@@ -9,8 +9,9 @@ measured window:
     ...  # the load runs
     cpu_ms_per_request = (tree_cpu_seconds(pid) - before) * 1e3 / requests
 
-A descendant that starts or exits inside the window is charged only for what it used while it was seen,
-so the servers measured here keep theirs running.
+Only descendants alive at both reads are charged exactly. One started inside the window is charged all
+it used (all of it falls in the window); one that exits inside it takes its earlier use out of the sum,
+so the difference undercounts. The servers measured here keep their children for their whole run.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 def descendants(pid: int) -> list[int]:
-    """The live processes below `pid`, children first (`/proc/<pid>/task/<tid>/children`, Linux 3.5+)."""
+    """The live processes below `pid`, at any depth (`/proc/<pid>/task/<tid>/children`, Linux 3.5+)."""
     found: list[int] = []
     pending = [pid]
     while pending:
