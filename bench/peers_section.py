@@ -4,6 +4,9 @@ Targets, measured in alternating rounds (every target once per round, in the sam
 spike on the shared machine lands on all of them rather than on one):
 
 - `direct`: the vLLM simulator itself, the baseline "added" figures are taken against;
+- `byte-proxy`: bench/byte_proxy.py in front of the same simulators, forwarding bytes and nothing else:
+  what the two extra loopback hops of any proxy cost on this machine, the floor under every gateway's
+  added figures (not a peer: no ratio is taken against it);
 - `modelgate`: `modelgate serve` as `init` writes it (metrics, prediction and LLM request logs, SQLite
   budget ledger: all on; tracing off);
 - `portkey`, `litellm`: bench/peers.py (installed by `make bench-deps`). A peer that is not installed or
@@ -37,14 +40,22 @@ from bench.peers import PEERS, Peer, PeerTarget, find_peers, start_peer
 from bench.procstat import process_cpu_seconds
 from bench.report import Cell, heading, say, table, verdict
 from bench.servers import Server
-from bench.stack import SIM_MODEL, churn_artifact, gateway_config, start_gateway, start_sim
+from bench.stack import (
+    SIM_MODEL,
+    churn_artifact,
+    gateway_config,
+    start_byte_proxy,
+    start_gateway,
+    start_sim,
+)
 from bench.stats import percentile, ratio
 from bench.streaming import StreamLoad, StreamRun
 from bench.wrk import write_post_script
 
-__all__ = ["Target", "best_peer", "pool_http", "pool_streams", "run", "versus_best"]
+__all__ = ["FLOOR", "Target", "best_peer", "over_floor", "pool_http", "pool_streams", "run", "versus_best"]
 
-TARGET_ORDER = ("direct", "modelgate", *PEERS)
+FLOOR = "byte-proxy"
+TARGET_ORDER = ("direct", FLOOR, "modelgate", *PEERS)
 DEFAULT_ROUNDS = 2
 
 
@@ -106,6 +117,14 @@ def versus_best(figures: Mapping[str, float], *, higher_is_better: bool) -> dict
     """Each target's figure divided by the best peer's (for "lower is better" figures < 1 is ahead)."""
     _, best = best_peer(figures, higher_is_better=higher_is_better)
     return {name: ratio(value, best) for name, value in figures.items()}
+
+
+def over_floor(figures: Mapping[str, Mapping[str, float]], name: str = "modelgate") -> dict[str, float]:
+    """`name`'s added TTFT figures less the byte proxy's: the part of each that is the gateway's own work."""
+    return {
+        key: figures[key].get(name, math.nan) - figures[key].get(FLOOR, math.nan)
+        for key in ("ttft1_added_p50_ms", "ttft32_added_p99_ms")
+    }
 
 
 def _stream_window(
@@ -171,6 +190,8 @@ def run(workdir: Path, options: LoadOptions, rounds: int = DEFAULT_ROUNDS) -> di
         gw_s = stack.enter_context(start_gateway("modelgate-stream", cfg_s, folder, wait=False))
         for server in (sim, sim_s, gw, gw_s):
             server.wait_ready()
+        floor = stack.enter_context(start_byte_proxy(FLOOR, sim, folder))
+        floor_s = stack.enter_context(start_byte_proxy(f"{FLOOR}-stream", sim_s, folder))
         chat = "/chat/completions"
         targets = [
             Target(
@@ -179,6 +200,13 @@ def run(workdir: Path, options: LoadOptions, rounds: int = DEFAULT_ROUNDS) -> di
                 {fast: {}, slow: {}},
                 {fast: SIM_MODEL, slow: SIM_MODEL},
                 None,
+            ),
+            Target(
+                FLOOR,
+                {fast: floor.base_url + "/v1" + chat, slow: floor_s.base_url + "/v1" + chat},
+                {fast: {}, slow: {}},
+                {fast: SIM_MODEL, slow: SIM_MODEL},
+                floor,
             ),
             Target(
                 "modelgate",
@@ -191,7 +219,7 @@ def run(workdir: Path, options: LoadOptions, rounds: int = DEFAULT_ROUNDS) -> di
                 gw,
             ),
         ]
-        stream_servers: dict[str, Server | None] = {"modelgate": gw_s}
+        stream_servers: dict[str, Server | None] = {"modelgate": gw_s, FLOOR: floor_s}
         for name in PEERS:
             say(f"starting {name}")
             targets.append(_peer_target(peers[name], folder, {"fast": fast, "stream": slow}, stack))
@@ -246,7 +274,7 @@ def run(workdir: Path, options: LoadOptions, rounds: int = DEFAULT_ROUNDS) -> di
                         server=gateway,
                     )
                 )
-        for s in (sim, sim_s, gw, gw_s):
+        for s in (sim, sim_s, gw, gw_s, floor, floor_s):
             s.check_alive()
     return _report(targets, rounds, options.connections)
 
@@ -371,6 +399,15 @@ def _report(targets: Sequence[Target], rounds: int, connections: int) -> dict[st
         f" ({ratio(mg, portkey_rps):.2f}x); TTFT added x1 p50 ≤ 0.5 ms: {verdict(ttft1_ok)}; "
         f"x{connections} p99 ≤ 15 ms: {verdict(ttft32_ok)}"
     )
+    own = over_floor(figures)
+    if not math.isnan(figures["ttft1_added_p50_ms"].get(FLOOR, nan)):
+        print(
+            f"{FLOOR} (bytes forwarded, nothing parsed) adds TTFT x1 p50 "
+            f"{figures['ttft1_added_p50_ms'][FLOOR]:+.2f} ms, x{connections} p99 "
+            f"{figures['ttft32_added_p99_ms'][FLOOR]:+.2f} ms: the hop any proxy pays here. modelgate over "
+            f"it: x1 p50 {own['ttft1_added_p50_ms']:+.2f} ms, x{connections} p99 "
+            f"{own['ttft32_added_p99_ms']:+.2f} ms"
+        )
     return {
         "rounds": rounds,
         "not_measured": {t.name: t.problem for t in targets if t.problem is not None},
@@ -380,5 +417,6 @@ def _report(targets: Sequence[Target], rounds: int, connections: int) -> dict[st
         "non_streaming": {t.name: [m.as_dict() for m in t.http] for t in targets},
         "pooled": {"non_streaming": http, "streams_concurrent": s32, "streams_one_at_a_time": s1},
         "targets_met": targets_met,
+        "modelgate_over_floor_ms": own,
         "load_average_end": load_average(),
     }

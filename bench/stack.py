@@ -5,8 +5,8 @@
 - `gateway_config`: `modelgate init` + `modelgate tenants add bench --daily-usd …`, then the
   bench's edits (shared artifact, tracing section) — metrics, prediction/LLM logging and the SQLite
   budget ledger stay as `init` writes them: on.
-- `start_gateway`, `start_sim`, `start_reference`, `start_trace_backend`: context managers yielding a
-  running `Server`.
+- `start_gateway`, `start_sim`, `start_byte_proxy`, `start_reference`, `start_trace_backend`: context
+  managers yielding a running `Server`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = [
     "TraceBackend",
     "churn_artifact",
     "gateway_config",
+    "start_byte_proxy",
     "start_gateway",
     "start_reference",
     "start_sim",
@@ -115,6 +116,16 @@ def start_sim(
     cmd = python_cmd("-m", "gateway.cli", "vllm-sim", "--host", "127.0.0.1", "--port", str(port))
     cmd += ["--model", SIM_MODEL, "--ttft-ms", str(ttft_ms), "--itl-ms", str(itl_ms), "--tokens", str(tokens)]
     cmd += ["--log-level", "warning"]
+    with Server.start(name, cmd, port=port, health_path="/health", log_dir=log_dir, wait=wait) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def start_byte_proxy(name: str, upstream: Server, log_dir: Path, *, wait: bool = True) -> Iterator[Server]:
+    """bench/byte_proxy.py in front of `upstream` (a simulator: ready once its /health answers through it)."""
+    port = free_port()
+    target = upstream.base_url.removeprefix("http://")
+    cmd = python_cmd("-m", "bench.byte_proxy", "--port", str(port), "--upstream", target)
     with Server.start(name, cmd, port=port, health_path="/health", log_dir=log_dir, wait=wait) as server:
         yield server
 

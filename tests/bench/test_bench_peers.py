@@ -9,7 +9,7 @@ import pytest
 
 from bench.load import HttpMeasurement
 from bench.peers import LITELLM_MASTER_KEY, PORTKEY_ENTRY, find_peers, litellm_config, portkey_headers
-from bench.peers_section import best_peer, pool_http, pool_streams, versus_best
+from bench.peers_section import FLOOR, best_peer, over_floor, pool_http, pool_streams, versus_best
 from bench.streaming import StreamRun
 from bench.wrk import WrkResult
 
@@ -58,8 +58,8 @@ def test_pool_streams_concatenates_samples_before_the_percentile() -> None:
 def test_best_peer_ignores_modelgate_direct_and_unmeasured_peers() -> None:
     rps = {"direct": 9000.0, "modelgate": 2000.0, "portkey": 900.0, "litellm": 80.0}
     assert best_peer(rps, higher_is_better=True) == ("portkey", 900.0)
-    ttft = {"direct": math.nan, "modelgate": 2.0, "portkey": 25.0, "litellm": math.nan}
-    assert best_peer(ttft, higher_is_better=False) == ("portkey", 25.0)
+    ttft = {"direct": math.nan, FLOOR: 0.4, "modelgate": 2.0, "portkey": 25.0, "litellm": math.nan}
+    assert best_peer(ttft, higher_is_better=False) == ("portkey", 25.0)  # the byte proxy is no peer
     assert best_peer({"modelgate": 1.0, "portkey": math.nan}, higher_is_better=True)[0] is None
 
 
@@ -69,6 +69,18 @@ def test_versus_best_divides_by_the_best_peer() -> None:
     assert ratios["portkey"] == pytest.approx(1.0)
     assert ratios["litellm"] == pytest.approx(8.0)
     assert math.isnan(versus_best({"modelgate": 1.0}, higher_is_better=True)["modelgate"])
+
+
+def test_over_floor_takes_the_byte_proxys_added_figures_off_modelgates() -> None:
+    figures = {
+        "ttft1_added_p50_ms": {"direct": math.nan, FLOOR: 0.35, "modelgate": 1.2},
+        "ttft32_added_p99_ms": {"direct": math.nan, FLOOR: 3.0, "modelgate": 10.0},
+    }
+    own = over_floor(figures)
+    assert own["ttft1_added_p50_ms"] == pytest.approx(0.85)
+    assert own["ttft32_added_p99_ms"] == pytest.approx(7.0)
+    del figures["ttft1_added_p50_ms"][FLOOR]  # not measured: no figure, rather than modelgate's whole
+    assert math.isnan(over_floor(figures)["ttft1_added_p50_ms"])
 
 
 def test_missing_peers_are_reported_with_the_install_log_tail(tmp_path: Path) -> None:
