@@ -36,11 +36,13 @@ BUDGET = Budget(daily_usd=1e9, monthly_usd=None)
 
 
 async def _cpu_per_op(op: Callable[[int], Awaitable[None]], n: int) -> float:
-    start = os.times()
+    # process_time, not os.times(): os.times() counts in clock ticks (10 ms here), as coarse as a whole
+    # round of SQLite pairs (~20 ms), which swung the ratio 0.95-1.24x between runs of the same code.
+    # Both count every thread of the process.
+    start = time.process_time()
     for i in range(n):
         await op(i)
-    end = os.times()
-    return ((end.user - start.user) + (end.system - start.system)) / n * 1000.0
+    return (time.process_time() - start) / n * 1000.0
 
 
 async def _measure(ledger: SpendLedger, journal: Path) -> dict[str, float]:
