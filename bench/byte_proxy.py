@@ -73,7 +73,8 @@ class Side(asyncio.Protocol):
         self.closed = True
         self._close_other()
 
-    # The other side's transport calls these on its own protocol; they pause this side's reading.
+    # This side's transport calls these when its write buffer (the other side's bytes) fills or drains:
+    # reading the other side waits until it has room again.
     def pause_writing(self) -> None:
         if self.other is not None and self.other.transport is not None:
             self.other.transport.pause_reading()
