@@ -75,9 +75,18 @@ class Target:
 
 
 def pool_http(rounds: Sequence[HttpMeasurement], server: str | None) -> dict[str, float]:
-    """Rounds pooled: ok requests over total seconds, CPU over ok requests; p50/p99 the rounds' mean."""
+    """Rounds pooled: ok requests over total seconds, CPU over ok requests; p50/p99 the rounds' mean.
+
+    `cores`: the server's CPU seconds per second of load. A single event loop cannot pass 1.0 (the GIL);
+    a server with helper threads or processes can, so throughput and CPU per request part ways there."""
     if not rounds:
-        return {"rps": math.nan, "cpu_ms": math.nan, "p50_ms": math.nan, "p99_ms": math.nan}
+        return {
+            "rps": math.nan,
+            "cpu_ms": math.nan,
+            "p50_ms": math.nan,
+            "p99_ms": math.nan,
+            "cores": math.nan,
+        }
     ok = sum(m.wrk.requests - m.wrk.non_2xx for m in rounds)
     seconds = sum(m.wrk.duration_s for m in rounds)
     cpu = sum(m.cpu_s.get(server, math.nan) for m in rounds) if server else math.nan
@@ -87,6 +96,7 @@ def pool_http(rounds: Sequence[HttpMeasurement], server: str | None) -> dict[str
         "p50_ms": sum(m.wrk.p50_ms for m in rounds) / len(rounds),
         "p99_ms": sum(m.wrk.p99_ms for m in rounds) / len(rounds),
         "errors": float(sum(m.wrk.errors for m in rounds)),
+        "cores": cpu / seconds if seconds else math.nan,
     }
 
 
@@ -361,6 +371,7 @@ def _report(targets: Sequence[Target], rounds: int, connections: int) -> dict[st
             s32[t.name]["cpu_ms_per_stream"],
             http[t.name]["p50_ms"],
             http[t.name]["p99_ms"],
+            http[t.name]["cores"],
         ]
         for t in targets
         if t.problem is None
@@ -378,6 +389,7 @@ def _report(targets: Sequence[Target], rounds: int, connections: int) -> dict[st
                 "CPU ms/stream",
                 "wrk p50 ms",
                 "wrk p99 ms",
+                "cores busy",
             ],
             detail,
             digits=2,

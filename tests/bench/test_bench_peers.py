@@ -40,6 +40,7 @@ def test_pool_http_sums_requests_and_cpu_over_rounds() -> None:
     assert pooled["cpu_ms"] == pytest.approx(2.0 * 1e3 / 3000)
     assert pooled["p99_ms"] == pytest.approx(30.0)
     assert pooled["errors"] == 1000
+    assert pooled["cores"] == pytest.approx(2.0 / 20.0)  # CPU seconds per second of load
     assert math.isnan(pool_http(rounds, None)["cpu_ms"])  # direct: no gateway CPU to charge
     assert math.isnan(pool_http([], "gw")["rps"])
 
