@@ -52,7 +52,17 @@ from bench.stats import percentile, ratio
 from bench.streaming import StreamLoad, StreamRun
 from bench.wrk import write_post_script
 
-__all__ = ["FLOOR", "Target", "best_peer", "over_floor", "pool_http", "pool_streams", "run", "versus_best"]
+__all__ = [
+    "FLOOR",
+    "Target",
+    "best_peer",
+    "over_floor",
+    "pool_http",
+    "pool_streams",
+    "run",
+    "stream_window",
+    "versus_best",
+]
 
 FLOOR = "byte-proxy"
 TARGET_ORDER = ("direct", FLOOR, "modelgate", *PEERS)
@@ -137,7 +147,7 @@ def over_floor(figures: Mapping[str, Mapping[str, float]], name: str = "modelgat
     }
 
 
-def _stream_window(
+def stream_window(
     url: str,
     body: dict[str, Any],
     headers: dict[str, str],
@@ -260,7 +270,7 @@ def run(workdir: Path, options: LoadOptions, rounds: int = DEFAULT_ROUNDS) -> di
                 stream_body = _with_model(STREAM_BODY, t.model_for[slow])
                 say(f"round {r + 1}/{rounds} streaming x{options.connections} {t.name}")
                 t.streams32.append(
-                    _stream_window(
+                    stream_window(
                         t.url_for[slow],
                         stream_body,
                         t.headers_for[slow],
@@ -273,7 +283,7 @@ def run(workdir: Path, options: LoadOptions, rounds: int = DEFAULT_ROUNDS) -> di
                 )
                 say(f"round {r + 1}/{rounds} streaming x1 {t.name}")
                 t.streams1.append(
-                    _stream_window(
+                    stream_window(
                         t.url_for[slow],
                         stream_body,
                         t.headers_for[slow],

@@ -29,7 +29,6 @@ report nothing: tests/bench/test_ttft_stages.py runs this end to end.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import atexit
 import inspect
 import json
@@ -187,17 +186,14 @@ def idle_penalty(idle_s: Sequence[float] = (0.0005, 0.25), rounds: int = 30) -> 
 
 def _ttft_samples(url: str, headers: dict[str, str], streams: int) -> list[float]:
     from bench.llm_section import STREAM_BODY
-    from bench.streaming import StreamLoad
+    from bench.peers_section import stream_window
 
-    async def go() -> list[float]:
-        async with StreamLoad(url, STREAM_BODY, headers, concurrency=1) as load:
-            await load.run(seconds=30, max_streams=3)
-            run = await load.run(seconds=600, max_streams=streams)
-        if run.errors:
-            raise RuntimeError(f"streams through {url} failed: {run.errors}")
-        return run.ttft_s
-
-    return asyncio.run(go())
+    run, _ = stream_window(
+        url, STREAM_BODY, headers, concurrency=1, seconds=600, max_streams=streams, warmup_s=1.0, server=None
+    )
+    if run.errors:
+        raise RuntimeError(f"streams through {url} failed: {run.errors}")
+    return run.ttft_s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
