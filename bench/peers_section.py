@@ -37,7 +37,7 @@ from typing import Any
 from bench.llm_section import CHAT_BODY, STREAM_BODY
 from bench.load import HttpMeasurement, LoadOptions, check_post, load_average, measure_http
 from bench.peers import PEERS, Peer, PeerTarget, find_peers, start_peer
-from bench.procstat import process_cpu_seconds
+from bench.procstat import tree_cpu_seconds
 from bench.report import Cell, heading, say, table, verdict
 from bench.servers import Server
 from bench.stack import (
@@ -162,9 +162,9 @@ def stream_window(
         async with StreamLoad(url, body, headers, concurrency=concurrency) as load:
             if warmup_s > 0:
                 await load.run(seconds=warmup_s, max_streams=10 * concurrency)
-            before = process_cpu_seconds(server.pid) if server else 0.0
+            before = tree_cpu_seconds(server.pid) if server else 0.0
             result = await load.run(seconds=seconds, max_streams=max_streams)
-            after = process_cpu_seconds(server.pid) if server else 0.0
+            after = tree_cpu_seconds(server.pid) if server else 0.0
         return result, after - before
 
     return asyncio.run(go())
