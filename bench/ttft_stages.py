@@ -196,27 +196,17 @@ def _ttft_samples(url: str, headers: dict[str, str], streams: int) -> list[float
     return run.ttft_s
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args_in = list(sys.argv[1:] if argv is None else argv)
-    if args_in[:1] == ["serve-stamped"]:
-        return _serve_stamped(args_in[1:])
-    p = argparse.ArgumentParser(prog="python -m bench.ttft_stages", description=__doc__.split("\n\n")[0])
-    p.add_argument("--streams", type=int, default=200, help="streams per target (default 200)")
-    p.add_argument("--rounds", type=int, default=4, help="alternating rounds (default 4)")
-    p.add_argument("--json", type=Path, help="also write the figures here")
-    args = p.parse_args(args_in)
-    if args.streams < 10 or args.rounds < 1:
-        p.error("--streams must be at least 10 and --rounds at least 1")
+def _measure(streams: int, rounds: int) -> tuple[dict[str, list[float]], list[dict[str, float]]]:
+    """TTFT samples per target, and the stamped gateway's stage rows (servers stopped on the way out)."""
     import tempfile
 
-    from bench.report import say, table
+    from bench.report import say
     from bench.servers import Server, child_env, free_port, python_cmd
     from bench.stack import churn_artifact, gateway_config, start_byte_proxy, start_sim
-    from bench.stats import percentile
 
     work = Path(tempfile.mkdtemp(prefix="modelgate-ttft-stages-"))
     stamps = work / "stamps.json"
-    per_round = max(1, args.streams // args.rounds)
+    per_round = max(1, streams // rounds)
     samples: dict[str, list[float]] = {"direct": [], "byte-proxy": [], "modelgate": []}
     with ExitStack() as stack:
         sim = stack.enter_context(start_sim("sim-stream", work, ttft_ms=5, itl_ms=5, tokens=50))
@@ -237,12 +227,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             "byte-proxy": (proxy.base_url + chat, {}),
             "modelgate": (gateway.base_url + chat, {"Authorization": f"Bearer {cfg.api_key}"}),
         }
-        for r in range(args.rounds):
+        for r in range(rounds):
             for name, (url, headers) in targets.items():
-                say(f"round {r + 1}/{args.rounds}: {per_round} streams one at a time, {name}")
+                say(f"round {r + 1}/{rounds}: {per_round} streams one at a time, {name}")
                 samples[name] += _ttft_samples(url, headers, per_round)
         gateway.stop()  # SIGTERM: the stamped server writes its stamps as it exits
-    medians = stage_medians(json.loads(stamps.read_text(encoding="utf-8")))
+    rows: list[dict[str, float]] = json.loads(stamps.read_text(encoding="utf-8"))
+    return samples, rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in[:1] == ["serve-stamped"]:
+        return _serve_stamped(args_in[1:])
+    p = argparse.ArgumentParser(prog="python -m bench.ttft_stages", description=__doc__.split("\n\n")[0])
+    p.add_argument("--streams", type=int, default=200, help="streams per target (default 200)")
+    p.add_argument("--rounds", type=int, default=4, help="alternating rounds (default 4)")
+    p.add_argument("--json", type=Path, help="also write the figures here")
+    args = p.parse_args(args_in)
+    if args.streams < 10 or args.rounds < 1:
+        p.error("--streams must be at least 10 and --rounds at least 1")
+    from bench.report import table
+    from bench.stats import percentile
+
+    try:
+        samples, stamped = _measure(args.streams, args.rounds)
+    except (RuntimeError, OSError, ValueError) as exc:  # a server that would not start or died, no stamps
+        print(f"python -m bench.ttft_stages: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    medians = stage_medians(stamped)
     if not medians:
         print("the stamped gateway recorded no complete stream", file=sys.stderr)
         return 1

@@ -38,3 +38,22 @@ def test_too_few_streams_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--streams", "3"])
     assert exited.value.code == 2
     assert "--streams must be at least 10" in capsys.readouterr().err
+
+
+def test_a_server_that_will_not_start_is_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bench.stack
+    from bench.servers import ServerError
+
+    def broken_sim(*args: object, **kwargs: object) -> None:
+        raise ServerError(
+            "sim-stream exited with 2; log /tmp/x/sim-stream.log:\nTraceback (most recent call last):"
+        )
+
+    monkeypatch.setattr(bench.stack, "start_sim", broken_sim)
+    assert main(["--streams", "10", "--rounds", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "python -m bench.ttft_stages: sim-stream exited with 2; log /tmp/x/sim-stream.log:"
+    ]
